@@ -1,0 +1,26 @@
+"""Shared fixtures. ``../shared`` (beside the checkout) holds third-party data, weights and
+reference vectors; tests that need it use the ``shared_dir`` fixture and skip with a reason
+when it is absent. Override its location with the LOWLIGHT_SHARED environment variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get("LOWLIGHT_SHARED", REPO_ROOT.parent / "shared")).resolve()
+
+
+def shared_path(*parts: str) -> Path:
+    """Path inside ../shared, or skip the calling test with a reason naming what is missing."""
+    path = SHARED_DIR.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (the project's ../shared folder is absent here)")
+    return path
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    return shared_path()
