@@ -1,0 +1,174 @@
+"""``lldata``: validate datasets, build the demo dataset, darken images.
+
+    lldata validate PATH --kind darkface|paired|unpaired [--clip-boxes] [--report FILE]
+    lldata demo OUT_DIR [--config config.yaml] [--seed N] [--num-images N]
+    lldata darken INPUT... -o OUT_DIR [--seed N] [--exposure F] ...
+    lldata import-imglab XML... -o OUT_DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from lldata.atomic import atomic_write
+from lldata.datasets import KINDS, validate_dataset
+from lldata.demo import DemoConfig, build_demo
+from lldata.imageio import ImageReadError, is_image_file, read_rgb, write_png
+from lldata.synthesis import DarkenParams, darken
+
+
+def _load_yaml_section(path: str | None, section: str) -> dict:
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SystemExit(f"error: cannot read config {path}: {exc}") from None
+    value = data.get(section, {})
+    if not isinstance(value, dict):
+        raise SystemExit(f"error: {path}: '{section}' must be a mapping")
+    return value
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    dataset = validate_dataset(args.path, args.kind, clip_boxes=args.clip_boxes)
+    errors = [i for i in dataset.issues if i.severity == "error"]
+    for issue in dataset.issues:
+        print(issue, file=sys.stderr)
+    summary = {
+        "root": str(Path(args.path).resolve()),
+        "kind": args.kind,
+        "images": len(dataset),
+        "faces": dataset.num_faces,
+        "has_references": dataset.has_references,
+        "errors": len(errors),
+        "warnings": len(dataset.issues) - len(errors),
+        "items": [
+            {
+                "stem": item.stem,
+                "image": str(item.image),
+                "width": item.width,
+                "height": item.height,
+                **({"boxes": np.asarray(item.boxes).astype(float).tolist()} if item.boxes is not None else {}),
+                **({"reference": str(item.reference)} if item.reference is not None else {}),
+            }
+            for item in dataset.items
+        ],
+        "issues": [str(i) for i in dataset.issues],
+    }
+    print(
+        f"{args.path}: {args.kind}, {len(dataset)} image(s), {dataset.num_faces} face(s), "
+        f"{len(errors)} error(s), {summary['warnings']} warning(s)"
+    )
+    if args.report and not errors:
+        with atomic_write(args.report, "w", encoding="utf-8") as handle:
+            json.dump(summary, handle, indent=1)
+            handle.write("\n")
+    return 1 if errors else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    values = _load_yaml_section(args.config, "demo")
+    if args.seed is not None:
+        values["seed"] = args.seed
+    if args.num_images is not None:
+        values["num_images"] = args.num_images
+    try:
+        config = DemoConfig.from_dict(values)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"error: bad demo config: {exc}") from None
+    out = build_demo(args.out_dir, config)
+    print(f"demo dataset written to {out} ({config.num_images} images, seed {config.seed})")
+    return 0
+
+
+def cmd_darken(args: argparse.Namespace) -> int:
+    values = _load_yaml_section(args.config, "darken")
+    for key in ("exposure", "photons_at_white", "read_noise", "jpeg_quality"):
+        if getattr(args, key) is not None:
+            values[key] = getattr(args, key)
+    if args.colour_cast is not None:
+        values["colour_cast"] = args.colour_cast
+    params = DarkenParams.from_dict(values)
+    inputs: list[Path] = []
+    for item in args.inputs:
+        path = Path(item)
+        inputs.extend(sorted(p for p in path.iterdir() if is_image_file(p)) if path.is_dir() else [path])
+    failures = 0
+    for path in inputs:
+        try:
+            image = read_rgb(path)
+        except ImageReadError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        # One stream per file name so adding files never changes the others' noise.
+        rng = np.random.default_rng([args.seed, *path.stem.encode()])
+        write_png(Path(args.out_dir) / f"{path.stem}.png", darken(image, params, rng))
+    print(f"darkened {len(inputs) - failures} image(s) into {args.out_dir}")
+    return 1 if failures else 0
+
+
+def cmd_import_imglab(args: argparse.Namespace) -> int:
+    from lldata.imglab import import_imglab
+
+    count = import_imglab(args.xml, args.out_dir)
+    print(f"imported {count} image(s) into {args.out_dir} (DARK FACE layout)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lldata", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check a dataset and list every problem")
+    p.add_argument("path")
+    p.add_argument("--kind", choices=KINDS, required=True)
+    p.add_argument("--clip-boxes", action="store_true", help="clip boxes reaching outside the image (reported as warnings)")
+    p.add_argument("--report", help="write a JSON summary (items, sizes, boxes) when the dataset is valid")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("demo", help="build the built-in demo dataset")
+    p.add_argument("out_dir")
+    p.add_argument("--config", help="YAML file with a 'demo' section")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--num-images", type=int)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("darken", help="synthesise low-light versions of images")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("-o", "--out-dir", required=True)
+    p.add_argument("--config", help="YAML file with a 'darken' section")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--exposure", type=float)
+    p.add_argument("--photons-at-white", dest="photons_at_white", type=float)
+    p.add_argument("--read-noise", dest="read_noise", type=float)
+    p.add_argument("--colour-cast", dest="colour_cast", type=float, nargs=3)
+    p.add_argument("--jpeg-quality", dest="jpeg_quality", type=int)
+    p.set_defaults(func=cmd_darken)
+
+    p = sub.add_parser("import-imglab", help="convert dlib imglab XML face boxes to DARK FACE layout")
+    p.add_argument("xml", nargs="+")
+    p.add_argument("-o", "--out-dir", required=True)
+    p.set_defaults(func=cmd_import_imglab)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

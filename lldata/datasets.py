@@ -1,0 +1,237 @@
+"""Read, validate and write the three kinds of dataset the pipeline consumes.
+
+- ``darkface``: ``image/`` + ``label/N.txt`` (DARK FACE layout), optionally ``reference/`` with
+  normal-light versions of the same stems (the built-in demo has them; DARK FACE itself does not).
+- ``paired``: ``low/`` + ``high/`` with matching stems (as LOL ships).
+- ``unpaired``: a folder of images (e.g. DICM, LIME).
+
+:func:`validate_dataset` walks everything and returns every problem at once; :func:`load_dataset`
+validates and raises :class:`DatasetError` listing them if any is an error, so nothing downstream
+ever sees a half-valid dataset.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lldata.imageio import ImageReadError, is_image_file, read_rgb, write_png
+from lldata.issues import DatasetError, Issue
+from lldata.labels import check_boxes, parse_label_file, write_label
+
+KINDS = ("darkface", "paired", "unpaired")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One image of a dataset. ``boxes`` are inclusive x1 y1 x2 y2 pixels (darkface only)."""
+
+    stem: str
+    image: Path
+    label: Path | None = None
+    reference: Path | None = None
+    boxes: np.ndarray | None = field(default=None, compare=False)
+    width: int = 0
+    height: int = 0
+
+
+@dataclass
+class Dataset:
+    root: Path
+    kind: str
+    items: list[Item]
+    issues: list[Issue]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(self.items)
+
+    @property
+    def has_references(self) -> bool:
+        return bool(self.items) and all(item.reference is not None for item in self.items)
+
+    @property
+    def num_faces(self) -> int:
+        return int(sum(0 if item.boxes is None else len(item.boxes) for item in self.items))
+
+
+def _natural_key(stem: str) -> tuple:
+    """Sort "2" before "10" (DARK FACE names are numbers)."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in _split_digits(stem))
+
+
+def _split_digits(text: str) -> list[str]:
+    parts, current = [], ""
+    for ch in text:
+        if current and ch.isdigit() != current[-1].isdigit():
+            parts.append(current)
+            current = ""
+        current += ch
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _images_by_stem(folder: Path, issues: list[Issue]) -> dict[str, Path]:
+    """Image files of a folder keyed by stem; two files with one stem is an error."""
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if not is_image_file(path):
+            continue
+        if path.stem in found:
+            issues.append(
+                Issue(path, "duplicate-stem", f"same stem as {found[path.stem].name}: labels and outputs are matched by stem")
+            )
+            continue
+        found[path.stem] = path
+    return dict(sorted(found.items(), key=lambda kv: _natural_key(kv[0])))
+
+
+def _check_image(path: Path, issues: list[Issue]) -> tuple[int, int] | None:
+    """Decode fully (truncated files only fail at decode time); return (width, height)."""
+    try:
+        image = read_rgb(path)
+    except ImageReadError as exc:
+        issues.append(Issue(path, "image-unreadable", str(exc).removeprefix(f"{path}: ")))
+        return None
+    return image.shape[1], image.shape[0]
+
+
+def _require_dir(root: Path, name: str, issues: list[Issue]) -> Path | None:
+    folder = root / name
+    if not folder.is_dir():
+        issues.append(Issue(folder, "missing-folder", f"expected a folder '{name}/' in {root}"))
+        return None
+    return folder
+
+
+def _scan_darkface(root: Path, clip_boxes: bool, issues: list[Issue]) -> list[Item]:
+    image_dir = _require_dir(root, "image", issues)
+    label_dir = _require_dir(root, "label", issues)
+    if image_dir is None or label_dir is None:
+        return []
+    images = _images_by_stem(image_dir, issues)
+    labels = {p.stem: p for p in sorted(label_dir.glob("*.txt"))}
+    reference_dir = root / "reference"
+    references = _images_by_stem(reference_dir, issues) if reference_dir.is_dir() else {}
+    for stem in sorted(set(labels) - set(images), key=_natural_key):
+        issues.append(Issue(labels[stem], "extra-label", f"label without an image '{stem}.*' in {image_dir}"))
+    items = []
+    for stem, image_path in images.items():
+        label_path = labels.get(stem)
+        if label_path is None:
+            issues.append(Issue(image_path, "missing-label", f"no label file {label_dir / (stem + '.txt')}"))
+            continue
+        size = _check_image(image_path, issues)
+        boxes, label_issues = parse_label_file(label_path)
+        issues.extend(label_issues)
+        if size is None:
+            continue
+        boxes, keep, box_issues = check_boxes(label_path, boxes, size[0], size[1], clip=clip_boxes)
+        issues.extend(box_issues)
+        reference = references.get(stem)
+        if reference_dir.is_dir():
+            if reference is None:
+                issues.append(Issue(image_path, "missing-reference", f"no reference image for '{stem}' in {reference_dir}"))
+            else:
+                ref_size = _check_image(reference, issues)
+                if ref_size is not None and ref_size != size:
+                    issues.append(
+                        Issue(reference, "size-mismatch", f"reference is {ref_size[0]}x{ref_size[1]}, image is {size[0]}x{size[1]}")
+                    )
+        items.append(Item(stem, image_path, label_path, reference, boxes[keep], size[0], size[1]))
+    return items
+
+
+def _scan_paired(root: Path, issues: list[Issue]) -> list[Item]:
+    low_dir = _require_dir(root, "low", issues)
+    high_dir = _require_dir(root, "high", issues)
+    if low_dir is None or high_dir is None:
+        return []
+    lows = _images_by_stem(low_dir, issues)
+    highs = _images_by_stem(high_dir, issues)
+    for stem in sorted(set(highs) - set(lows), key=_natural_key):
+        issues.append(Issue(highs[stem], "missing-low", f"no low-light image '{stem}.*' in {low_dir}"))
+    items = []
+    for stem, low in lows.items():
+        high = highs.get(stem)
+        if high is None:
+            issues.append(Issue(low, "missing-high", f"no normal-light image '{stem}.*' in {high_dir}"))
+            continue
+        low_size = _check_image(low, issues)
+        high_size = _check_image(high, issues)
+        if low_size is None or high_size is None:
+            continue
+        if low_size != high_size:
+            issues.append(
+                Issue(high, "size-mismatch", f"high is {high_size[0]}x{high_size[1]}, low is {low_size[0]}x{low_size[1]}")
+            )
+            continue
+        items.append(Item(stem, low, None, high, None, low_size[0], low_size[1]))
+    return items
+
+
+def _scan_unpaired(root: Path, issues: list[Issue]) -> list[Item]:
+    items = []
+    for stem, path in _images_by_stem(root, issues).items():
+        size = _check_image(path, issues)
+        if size is not None:
+            items.append(Item(stem, path, width=size[0], height=size[1]))
+    return items
+
+
+def validate_dataset(root: str | os.PathLike[str], kind: str, clip_boxes: bool = False) -> Dataset:
+    """Scan a dataset and collect every problem. Never raises on bad content."""
+    root = Path(root)
+    if kind not in KINDS:
+        raise ValueError(f"unknown dataset kind {kind!r}; expected one of {', '.join(KINDS)}")
+    issues: list[Issue] = []
+    if not root.is_dir():
+        issues.append(Issue(root, "missing-folder", "dataset folder does not exist"))
+        return Dataset(root, kind, [], issues)
+    if kind == "darkface":
+        items = _scan_darkface(root, clip_boxes, issues)
+    elif kind == "paired":
+        items = _scan_paired(root, issues)
+    else:
+        items = _scan_unpaired(root, issues)
+    if not items and not any(i.severity == "error" for i in issues):
+        issues.append(Issue(root, "empty-dataset", "no images found"))
+    return Dataset(root, kind, items, issues)
+
+
+def load_dataset(root: str | os.PathLike[str], kind: str, clip_boxes: bool = False) -> Dataset:
+    """Validate and return the dataset; raise :class:`DatasetError` listing every error."""
+    dataset = validate_dataset(root, kind, clip_boxes=clip_boxes)
+    if any(issue.severity == "error" for issue in dataset.issues):
+        raise DatasetError(Path(root), dataset.issues)
+    return dataset
+
+
+def write_darkface_item(
+    root: str | os.PathLike[str],
+    stem: str,
+    image: np.ndarray,
+    boxes: np.ndarray,
+    reference: np.ndarray | None = None,
+) -> None:
+    """Write one image (+ label, + optional reference) in DARK FACE layout, atomically."""
+    root = Path(root)
+    write_png(root / "image" / f"{stem}.png", image)
+    write_label(root / "label" / f"{stem}.txt", boxes)
+    if reference is not None:
+        write_png(root / "reference" / f"{stem}.png", reference)
+
+
+def write_paired_item(root: str | os.PathLike[str], stem: str, low: np.ndarray, high: np.ndarray) -> None:
+    root = Path(root)
+    write_png(root / "low" / f"{stem}.png", low)
+    write_png(root / "high" / f"{stem}.png", high)
