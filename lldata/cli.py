@@ -76,6 +76,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     values = _load_yaml_section(args.config, "demo")
+    if args.options_json:
+        try:
+            values.update(json.loads(args.options_json))
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"error: --options-json is not valid JSON: {exc}") from None
     if args.seed is not None:
         values["seed"] = args.seed
     if args.num_images is not None:
@@ -138,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build the built-in demo dataset")
     p.add_argument("out_dir")
     p.add_argument("--config", help="YAML file with a 'demo' section")
+    p.add_argument("--options-json", help="demo options as a JSON object (overrides --config)")
     p.add_argument("--seed", type=int)
     p.add_argument("--num-images", type=int)
     p.set_defaults(func=cmd_demo)

