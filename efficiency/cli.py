@@ -1,0 +1,76 @@
+"""``efficiency``: time and peak memory per method x resolution x device.
+
+    efficiency run --methods raw clahe zero_dce --resolutions 600x400 1280x720 --device cpu -o cpu.csv
+    efficiency compare first.csv second.csv      # do two runs agree within 15% (cells > 50 ms)?
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import pandas as pd
+
+from efficiency.runner import BenchmarkSettings, parse_resolution, run_benchmark, write_csv
+from efficiency.scaling import compare_runs, scaling_table
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        resolutions = tuple(parse_resolution(r) for r in args.resolutions) if args.resolutions else None
+        options = json.loads(args.options_json) if args.options_json else {}
+    except (ValueError, json.JSONDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    settings = BenchmarkSettings(device=args.device, warmup=args.warmup, repeats=args.repeats, budget_s=args.budget,
+                                 timeout_s=args.timeout, threads=args.threads, method_options=options)
+    if resolutions:
+        settings.resolutions = resolutions
+    if settings.device == "auto":
+        import torch
+
+        settings.device = "cuda" if torch.cuda.is_available() else "cpu"
+    frame = run_benchmark(args.methods, settings, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    write_csv(frame, args.output)
+    shown = frame[["method", "width", "height", "status", "median_s", "peak_mem_mb"]]
+    print(shown.to_string(index=False))
+    print(scaling_table(frame).to_string(index=False))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    table = compare_runs(pd.read_csv(args.first), pd.read_csv(args.second), args.min_seconds, args.tolerance)
+    print(table.to_string(index=False))
+    unstable = table[~table["stable"]]
+    print(f"{int(table['checked'].sum())} cell(s) over {args.min_seconds * 1000:.0f} ms checked, {len(unstable)} differ by more than {args.tolerance:.0%}")
+    return 1 if len(unstable) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="efficiency", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="measure the grid and write a CSV")
+    p.add_argument("--methods", nargs="+", required=True)
+    p.add_argument("--resolutions", nargs="+", help="WxH (default: 600x400 1280x720 1920x1080 2560x1440 3840x2160)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--budget", type=float, default=120.0, help="seconds per cell; larger sizes of a method over budget are skipped")
+    p.add_argument("--timeout", type=float, default=900.0, help="hard limit per child process, seconds")
+    p.add_argument("--threads", type=int, help="OMP/MKL threads in each child")
+    p.add_argument("--options-json", help='method options, e.g. {"diffll": {"precision": "bf16"}}')
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("compare", help="check two runs agree")
+    p.add_argument("first")
+    p.add_argument("second")
+    p.add_argument("--min-seconds", type=float, default=0.05)
+    p.add_argument("--tolerance", type=float, default=0.15)
+    p.set_defaults(func=cmd_compare)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Calibration methods with a known cost, to check the harness (and a user's machine).
+
+``sleep``: waits ``seconds`` per call (time known, memory ~0).
+``alloc``: allocates and touches ``megabytes`` of memory per call (memory known, time small).
+They follow the enhancement-method interface: ``enhance(image) -> image``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+class Sleep:
+    def __init__(self, seconds: float = 0.05, **_: object) -> None:
+        self.seconds = float(seconds)
+
+    def enhance(self, image: np.ndarray) -> np.ndarray:
+        time.sleep(self.seconds)
+        return image
+
+
+class Alloc:
+    def __init__(self, megabytes: float = 200.0, device: str = "cpu", **_: object) -> None:
+        self.nbytes = int(megabytes * 1024 * 1024)
+        self.device = device
+
+    def enhance(self, image: np.ndarray) -> np.ndarray:
+        if self.device.startswith("cuda"):
+            import torch
+
+            block = torch.ones(self.nbytes, dtype=torch.uint8, device=self.device)
+            del block
+            return image
+        block = np.ones(self.nbytes, dtype=np.uint8)  # np.ones touches every page
+        block[:: 4096] = 2
+        del block
+        return image
+
+
+class OutOfMemory:
+    """Always fails like an allocation that does not fit (to test that OOM is a result)."""
+
+    def __init__(self, **_: object) -> None:
+        pass
+
+    def enhance(self, image: np.ndarray) -> np.ndarray:
+        raise MemoryError("simulated out-of-memory")
+
+
+DUMMIES = {"dummy_sleep": Sleep, "dummy_alloc": Alloc, "dummy_oom": OutOfMemory}

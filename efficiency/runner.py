@@ -1,0 +1,132 @@
+"""Run the benchmark grid: one fresh child process per (method, resolution) cell.
+
+Cells run from the smallest resolution up. When a method runs out of memory, exceeds the time
+budget or the child's hard timeout, its larger resolutions are not run and are recorded as
+``skipped`` (they would cost at least as much), so a slow method cannot hold the table hostage.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from lldata.atomic import atomic_write
+
+DEFAULT_RESOLUTIONS = ((600, 400), (1280, 720), (1920, 1080), (2560, 1440), (3840, 2160))
+
+COLUMNS = [
+    "method", "width", "height", "megapixels", "device", "device_name", "precision", "torch_version",
+    "date", "status", "runs", "median_s", "min_s", "max_s", "iqr_s", "peak_mem_mb", "baseline_mem_mb",
+    "mem_kind", "note",
+]
+
+
+@dataclass
+class BenchmarkSettings:
+    resolutions: tuple[tuple[int, int], ...] = DEFAULT_RESOLUTIONS
+    device: str = "cpu"
+    warmup: int = 1
+    repeats: int = 5
+    budget_s: float = 120.0  # per cell, warm-up included
+    timeout_s: float = 900.0  # hard limit per child process
+    threads: int | None = None  # torch/OpenMP threads in the child (None: library default)
+    method_options: dict[str, dict] = field(default_factory=dict)
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"resolution must look like 1280x720, got {text!r}") from None
+    if w < 1 or h < 1:
+        raise ValueError(f"resolution must be positive, got {text!r}")
+    return w, h
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(torch.device(device))
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model or platform.processor() or platform.machine()} ({os.cpu_count()} logical cores)"
+
+
+def _precision(options: dict) -> str:
+    return str(options.get("precision", "fp32"))
+
+
+def run_cell(method: str, width: int, height: int, settings: BenchmarkSettings) -> dict:
+    options = settings.method_options.get(method, {})
+    spec = {
+        "method": method, "options": options, "width": width, "height": height, "device": settings.device,
+        "warmup": settings.warmup, "repeats": settings.repeats, "budget_s": settings.budget_s,
+    }
+    env = dict(os.environ)
+    if settings.threads:
+        env.update(OMP_NUM_THREADS=str(settings.threads), MKL_NUM_THREADS=str(settings.threads))
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "efficiency.worker", json.dumps(spec)],
+            capture_output=True, text=True, timeout=settings.timeout_s, env=env,
+        )
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout", "note": f"child exceeded {settings.timeout_s:.0f} s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode in (-9, 137) and not lines:
+        return {"status": "OOM", "note": "child killed (SIGKILL), most likely by the out-of-memory killer"}
+    if not lines:
+        tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        return {"status": "error", "note": f"exit {proc.returncode}: {tail[0][:200]}"}
+    result = json.loads(lines[-1])
+    if "error" in result:
+        result["note"] = result.pop("error")
+    return result
+
+
+def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=print) -> pd.DataFrame:
+    import torch
+
+    rows = []
+    name = device_name(settings.device)
+    date = _dt.date.today().isoformat()
+    for method in methods:
+        stop_reason = None
+        for width, height in sorted(settings.resolutions, key=lambda r: r[0] * r[1]):
+            base = {
+                "method": method, "width": width, "height": height, "megapixels": width * height / 1e6,
+                "device": settings.device, "device_name": name,
+                "precision": _precision(settings.method_options.get(method, {})),
+                "torch_version": torch.__version__, "date": date,
+            }
+            if stop_reason:
+                rows.append({**base, "status": "skipped", "note": stop_reason})
+                progress(f"{method} {width}x{height}: skipped ({stop_reason})")
+                continue
+            result = run_cell(method, width, height, settings)
+            rows.append({**base, **result})
+            shown = f"{result['median_s']:.4f} s, {result['peak_mem_mb']:.0f} MB" if "median_s" in result else result.get("note", "")
+            progress(f"{method} {width}x{height}: {result['status']} {shown}")
+            if result["status"] != "ok":
+                stop_reason = f"{result['status']} at {width}x{height}"
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        frame.to_csv(handle, index=False, float_format="%.6g")

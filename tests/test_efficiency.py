@@ -1,0 +1,73 @@
+"""The measuring code, checked on calibration methods whose cost is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from efficiency.runner import BenchmarkSettings, parse_resolution, run_benchmark, run_cell
+from efficiency.scaling import compare_runs, fit_exponent, scaling_table
+
+SMALL = ((64, 48), (128, 96))
+
+
+def test_sleep_time_is_measured():
+    settings = BenchmarkSettings(resolutions=SMALL, warmup=1, repeats=3, method_options={"dummy_sleep": {"seconds": 0.2}})
+    result = run_cell("dummy_sleep", 64, 48, settings)
+    assert result["status"] == "ok" and result["runs"] == 3
+    assert 0.2 <= result["median_s"] < 0.3
+
+
+def test_allocation_shows_in_peak_memory():
+    small = run_cell("dummy_alloc", 64, 48, BenchmarkSettings(repeats=1, method_options={"dummy_alloc": {"megabytes": 10}}))
+    large = run_cell("dummy_alloc", 64, 48, BenchmarkSettings(repeats=1, method_options={"dummy_alloc": {"megabytes": 400}}))
+    grown = (large["peak_mem_mb"] - large["baseline_mem_mb"]) - (small["peak_mem_mb"] - small["baseline_mem_mb"])
+    assert grown == pytest.approx(390, abs=40)
+
+
+def test_out_of_memory_is_a_result_and_larger_sizes_are_skipped():
+    frame = run_benchmark(["dummy_oom", "dummy_sleep"], BenchmarkSettings(resolutions=SMALL, repeats=1,
+                          method_options={"dummy_sleep": {"seconds": 0.01}}), progress=lambda _: None)
+    assert frame.set_index(["method", "width"])["status"].to_dict() == {
+        ("dummy_oom", 64): "OOM", ("dummy_oom", 128): "skipped", ("dummy_sleep", 64): "ok", ("dummy_sleep", 128): "ok",
+    }
+    assert {"device_name", "torch_version", "precision", "date"} <= set(frame.columns)
+
+
+def test_time_budget_stops_a_slow_method():
+    settings = BenchmarkSettings(resolutions=SMALL, warmup=1, repeats=10, budget_s=0.5, method_options={"dummy_sleep": {"seconds": 0.3}})
+    frame = run_benchmark(["dummy_sleep"], settings, progress=lambda _: None)
+    first = frame.iloc[0]
+    assert first["status"] == "over_budget" and first["runs"] == 1
+    assert frame.iloc[1]["status"] == "skipped"
+
+
+def test_unknown_method_is_an_error_row():
+    result = run_cell("no_such_method", 64, 48, BenchmarkSettings(repeats=1))
+    assert result["status"] == "error" and "no_such_method" in result["note"]
+
+
+def test_exponent_fit_and_scaling_table():
+    mp = np.array([0.24, 0.92, 2.07, 8.29])
+    assert fit_exponent(mp, 3.0 * mp**1.5) == pytest.approx(1.5)
+    assert np.isnan(fit_exponent([1.0], [2.0]))
+    frame = pd.DataFrame({"method": "m", "device": "cpu", "status": "ok", "megapixels": mp, "median_s": 0.1 * mp,
+                          "peak_mem_mb": 100 + 50 * mp**2, "baseline_mem_mb": 100.0})
+    table = scaling_table(frame)
+    assert table.loc[0, "time_exponent"] == pytest.approx(1.0) and table.loc[0, "memory_exponent"] == pytest.approx(2.0)
+
+
+def test_compare_runs_flags_unstable_cells():
+    a = pd.DataFrame({"method": ["m", "m", "n"], "width": [1, 2, 1], "height": [1, 2, 1], "device": "cpu", "status": "ok",
+                      "median_s": [0.10, 1.0, 0.01]})
+    b = a.assign(median_s=[0.11, 1.3, 0.02])
+    table = compare_runs(a, b)
+    assert table["stable"].tolist() == [True, False, True]  # the 10 ms cell is not checked
+    assert table["checked"].tolist() == [True, True, False]
+
+
+def test_parse_resolution():
+    assert parse_resolution("1920x1080") == (1920, 1080)
+    with pytest.raises(ValueError, match="1280x720"):
+        parse_resolution("big")
