@@ -1,0 +1,137 @@
+"""Detector throughput: images per second at a given image size, after warm-up.
+
+    python -m detectors.benchmark --size 1080x720 --repeats 20 [--detector mtcnn ...]
+
+Timings mean something only on a quiet machine. The default input is a seeded synthetic dark
+image; MTCNN's cost depends on the content (candidates per pyramid level), so ``--image`` lets
+you time a real photo resized to ``--size`` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detectors.cli import parse_option
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` -> (width, height)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT, e.g. 1080x720, got {text!r}"
+        ) from None
+    if w < 1 or h < 1:
+        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
+    return w, h
+
+
+def synthetic_image(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A dark, smooth, noisy RGB image: plausible night-time statistics, no faces."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    base = 12 + 10 * np.sin(xx / 97.0) * np.cos(yy / 61.0) + 8 * (yy / max(height - 1, 1))
+    img = base[..., None] + rng.normal(0, 4, size=(height, width, 3))
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+def benchmark(detector: Any, image: np.ndarray, repeats: int, warmup: int) -> dict[str, Any]:
+    """Time ``repeats`` calls of ``detector.detect`` after ``warmup`` untimed ones."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
+    for _ in range(warmup):
+        detector.detect(image)
+    sync = _cuda_sync if getattr(detector, "device", "cpu") == "cuda" else (lambda: None)
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        detector.detect(image)
+        sync()
+        times.append(time.perf_counter() - start)
+    t = np.asarray(times)
+    return {
+        "repeats": repeats,
+        "warmup": warmup,
+        "mean_s": float(t.mean()),
+        "median_s": float(np.median(t)),
+        "min_s": float(t.min()),
+        "images_per_s": float(1.0 / np.median(t)),
+    }
+
+
+def _cuda_sync() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from detectors.registry import create_detector, list_detectors
+
+    parser = argparse.ArgumentParser(
+        prog="python -m detectors.benchmark", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--size", type=parse_size, default=(1080, 720), help="WIDTHxHEIGHT")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--detector", action="append", help="repeatable; default: all registered")
+    parser.add_argument("--option", type=parse_option, action="append", default=[], metavar="K=V")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument(
+        "--image", type=Path, help="time this image (resized) instead of a synthetic one"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="JSON file for the results")
+    args = parser.parse_args(argv)
+
+    width, height = args.size
+    if args.image:
+        import cv2
+
+        from lldata.imageio import read_rgb
+
+        image = cv2.resize(read_rgb(args.image), (width, height), interpolation=cv2.INTER_AREA)
+    else:
+        image = synthetic_image(width, height, args.seed)
+    names = args.detector or list_detectors()
+    if args.option and len(names) != 1:
+        parser.error("--option needs exactly one --detector (options differ between detectors)")
+    options = dict(args.option)
+    results = []
+    for name in names:
+        detector = create_detector(name, device=args.device, **options)
+        res = benchmark(detector, image, args.repeats, args.warmup)
+        res |= {
+            "detector": name,
+            "device": detector.device,
+            "size": f"{width}x{height}",
+            "options": options,
+        }
+        results.append(res)
+        print(
+            f"{name:12s} {detector.device:5s} {width}x{height}: {res['images_per_s']:.2f} images/s "
+            f"(median {res['median_s'] * 1000:.1f} ms over {args.repeats})"
+        )
+    if args.out:
+        from detectors.evaluation.outputs import write_json
+
+        write_json(
+            args.out,
+            {"platform": platform.platform(), "python": sys.version.split()[0], "results": results},
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""``detectors`` command line: list, detect, evaluate, compare.
+
+Examples::
+
+    detectors list
+    detectors detect --detector retinaface --option scales=[1,2] -o preds/raw data/darkface/image
+    detectors evaluate --gt data/darkface/label --pred preds/raw --out results/raw --bootstrap 1000
+    detectors compare --gt data/darkface/label --pred preds/raw --pred preds/enhanced
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``K=V`` with V parsed as YAML, so ``0.5`` is a float, ``[1,2]`` a list, ``true`` a bool."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"cannot parse the value of {key!r}: {value!r}") from None
+    return key.strip(), parsed
+
+
+def parse_edges(text: str) -> tuple[float, ...]:
+    try:
+        edges = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+    if list(edges) != sorted(edges):
+        raise argparse.ArgumentTypeError(f"size edges must be increasing, got {text!r}")
+    return edges
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="detectors", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="registered detectors and their metadata")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("detect", help="write one prediction file per image")
+    p.add_argument("image_dir", type=Path)
+    p.add_argument("-o", "--out", type=Path, required=True, help="prediction folder")
+    p.add_argument("--detector", required=True)
+    p.add_argument("--option", type=parse_option, action="append", default=[], metavar="K=V")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--skip-existing", action="store_true", help="resume: keep existing files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def eval_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--gt", type=Path, required=True, help="DARK FACE label/ folder")
+        p.add_argument(
+            "--allow-missing", action="store_true", help="missing prediction file = no boxes"
+        )
+        p.add_argument(
+            "--bootstrap", type=int, default=1000, metavar="N", help="resamples (0: none)"
+        )
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--level", type=float, default=0.95, help="confidence level")
+
+    p = sub.add_parser("evaluate", help="official DARK FACE AP (or the COCO cross-check)")
+    eval_args(p)
+    p.add_argument("--pred", type=Path, required=True, help="prediction folder")
+    p.add_argument(
+        "--out", type=Path, help="write pr_curve.csv, ap.json, per_image.csv, size_recall.csv"
+    )
+    p.add_argument("--mode", choices=["darkface", "coco"], default="darkface")
+    p.add_argument("--working-threshold", type=float, default=0.5, help="normalised score")
+    p.add_argument("--size-edges", type=parse_edges, default=(16.0, 32.0), metavar="16,32")
+    p.add_argument("--size-by", choices=["height", "sqrt_area"], default="height")
+
+    p = sub.add_parser("compare", help="paired bootstrap of AP(B) - AP(A) on the same images")
+    eval_args(p)
+    p.add_argument("--pred", type=Path, action="append", required=True, help="give twice: A then B")
+    p.add_argument("--out", type=Path, help="JSON file for the result")
+    return parser
+
+
+def _list(args: argparse.Namespace) -> int:
+    from detectors.registry import detector_info, list_detectors
+
+    infos = [detector_info(n).as_dict() for n in list_detectors()]
+    if args.json:
+        print(json.dumps(infos, indent=2))
+        return 0
+    for info in infos:
+        print(f"{info['name']}: {info['description']}")
+        for key in ("source_package", "weights", "licence", "needs_gpu", "default_options"):
+            print(f"    {key}: {info[key]}")
+    return 0
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from detectors.registry import create_detector
+    from detectors.runner import detect_folder
+
+    detector = create_detector(args.detector, device=args.device, **dict(args.option))
+    written = detect_folder(
+        detector,
+        args.image_dir,
+        args.out,
+        skip_existing=args.skip_existing,
+        progress=not args.quiet,
+    )
+    print(f"{len(written)} prediction files in {args.out} ({detector!r})")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from detectors.evaluation import DarkFaceEvaluator, bootstrap_ap, coco_ap
+    from detectors.evaluation.outputs import write_darkface_outputs, write_json
+    from detectors.formats import load_pairs
+
+    records = load_pairs(args.gt, args.pred, allow_missing=args.allow_missing)
+    if args.mode == "coco":
+        result = coco_ap((r.image_id, r.gt_boxes, r.pred_boxes, r.pred_scores) for r in records)
+        print(f"COCO-style AP@0.5 = {result['ap']:.4f} (101-point: {result['ap_coco101']:.4f})")
+        if args.out:
+            write_json(args.out / "ap.json", result)
+        return 0
+    evaluator = DarkFaceEvaluator(
+        working_threshold=args.working_threshold, size_edges=args.size_edges, size_by=args.size_by
+    )
+    for r in records:
+        evaluator.process(r.image_id, r.gt_boxes, r.pred_boxes, r.pred_scores)
+    result = evaluator.evaluate()
+    extra: dict[str, Any] = {}
+    line = f"AP = {result['ap']:.4f} ({result['n_images']} images, {result['n_gt']} faces)"
+    if args.bootstrap > 0:
+        ci = bootstrap_ap(result["tables"], n_boot=args.bootstrap, seed=args.seed, level=args.level)
+        extra["bootstrap"] = ci.as_dict()
+        line += f", {args.level:.0%} CI [{ci.low:.4f}, {ci.high:.4f}]"
+    print(line)
+    if args.out:
+        paths = write_darkface_outputs(args.out, result, extra)
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from detectors.evaluation import DarkFaceEvaluator, paired_bootstrap
+    from detectors.evaluation.outputs import write_json
+    from detectors.formats import load_pairs
+
+    if len(args.pred) != 2:
+        raise ValueError(
+            f"compare needs exactly two --pred folders (A then B), got {len(args.pred)}"
+        )
+    if args.bootstrap < 1:
+        raise ValueError("compare needs --bootstrap >= 1")
+    tables = []
+    for pred_dir in args.pred:
+        evaluator = DarkFaceEvaluator()
+        for r in load_pairs(args.gt, pred_dir, allow_missing=args.allow_missing):
+            evaluator.process(r.image_id, r.gt_boxes, r.pred_boxes, r.pred_scores)
+        tables.append(evaluator.tables())
+    res = paired_bootstrap(
+        tables[0], tables[1], n_boot=args.bootstrap, seed=args.seed, level=args.level
+    )
+    print(
+        f"AP A = {res.ap_a:.4f} ({args.pred[0]}), AP B = {res.ap_b:.4f} ({args.pred[1]})\n"
+        f"B - A = {res.diff:+.4f}, {res.level:.0%} CI [{res.low:+.4f}, {res.high:+.4f}], "
+        f"P(diff <= 0) = {res.p_value:.4f} ({res.n_boot} paired resamples of {res.n_images} images)"
+    )
+    if args.out:
+        write_json(
+            args.out, res.as_dict() | {"pred_a": str(args.pred[0]), "pred_b": str(args.pred[1])}
+        )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"list": _list, "detect": _detect, "evaluate": _evaluate, "compare": _compare}
+    try:
+        return handlers[args.command](args)
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
+        print(f"detectors {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Detector registry, in the spirit of ``pyiqa.create_metric``: a name, options, a device.
+
+Built-in detectors are listed in ``_BUILTIN`` as ``"module:Class"`` strings so that
+``list_detectors()`` and ``--help`` do not import torch or onnxruntime.
+
+Adding your own detector (one new file plus one line here):
+
+1. write ``detectors/mydet.py`` with ``class MyDetector(Detector)`` that sets
+   ``info = DetectorInfo(name="mydet", ...)``, takes ``device`` plus the keyword options named in
+   ``info.default_options`` in ``__init__``, and implements ``_detect(image) -> Detections``;
+2. add ``"mydet": "detectors.mydet:MyDetector",`` to ``_BUILTIN`` below.
+
+Code outside the package can instead call :func:`register_detector` at run time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from detectors.base import Detector
+
+_BUILTIN: dict[str, str] = {
+    "mtcnn": "detectors.mtcnn:MTCNNDetector",
+    "retinaface": "detectors.retinaface_onnx:RetinaFaceDetector",
+}
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    """What a user needs to know before running a detector (shown by ``detectors list``)."""
+
+    name: str
+    description: str
+    source_package: str
+    weights: str
+    licence: str
+    needs_gpu: bool = False
+    default_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "default_options", MappingProxyType(dict(self.default_options)))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source_package": self.source_package,
+            "weights": self.weights,
+            "licence": self.licence,
+            "needs_gpu": self.needs_gpu,
+            "default_options": dict(self.default_options),
+        }
+
+
+_runtime: dict[str, type[Detector]] = {}
+
+
+class UnknownDetectorError(KeyError):
+    def __str__(self) -> str:  # KeyError would print the message with quotes
+        return str(self.args[0])
+
+
+def register_detector(cls: type[Detector], *, overwrite: bool = False) -> type[Detector]:
+    """Register a :class:`Detector` subclass under ``cls.info.name`` (usable as a decorator)."""
+    info = getattr(cls, "info", None)
+    if not isinstance(info, DetectorInfo):
+        raise TypeError(f"{cls.__name__} must define `info = DetectorInfo(...)`")
+    if not overwrite and (info.name in _runtime or info.name in _BUILTIN):
+        raise ValueError(f"a detector named {info.name!r} is already registered")
+    _runtime[info.name] = cls
+    return cls
+
+
+def unregister_detector(name: str) -> None:
+    """Remove a detector registered at run time (built-ins stay)."""
+    _runtime.pop(name, None)
+
+
+def _load_class(name: str) -> type[Detector]:
+    if name in _runtime:
+        return _runtime[name]
+    if name not in _BUILTIN:
+        known = ", ".join(sorted(set(_BUILTIN) | set(_runtime)))
+        raise UnknownDetectorError(f"unknown detector {name!r}; known: {known}")
+    module_name, _, attr = _BUILTIN[name].partition(":")
+    cls = getattr(importlib.import_module(module_name), attr)
+    if not (isinstance(cls, type) and issubclass(cls, Detector)):
+        raise TypeError(f"{_BUILTIN[name]} is not a Detector subclass")
+    return cls
+
+
+def list_detectors() -> list[str]:
+    return sorted(set(_BUILTIN) | set(_runtime))
+
+
+def detector_info(name: str) -> DetectorInfo:
+    return _load_class(name).info
+
+
+def resolve_device(device: str, cls: type[Detector] = Detector) -> str:
+    """``auto`` -> ``cuda`` when the detector's runtime sees a GPU, else ``cpu``.
+
+    Asking for ``cuda`` explicitly when there is none is an error rather than a silent CPU run,
+    because timings and throughput would otherwise be misattributed.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "cpu":
+        return "cpu"
+    has_cuda = cls.cuda_available()
+    if device == "cuda" and not has_cuda:
+        raise RuntimeError(
+            f"device='cuda' requested but {cls.__name__} sees no usable CUDA GPU; use 'cpu' or 'auto'"
+        )
+    return "cuda" if has_cuda else "cpu"
+
+
+def merge_options(info: DetectorInfo, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults overridden by ``options``; an unknown option name is an error listing valid ones."""
+    unknown = sorted(set(options) - set(info.default_options))
+    if unknown:
+        valid = ", ".join(sorted(info.default_options)) or "(none)"
+        raise ValueError(
+            f"detector {info.name!r}: unknown option(s) {', '.join(unknown)}; valid: {valid}"
+        )
+    merged = dict(info.default_options)
+    merged.update(options)
+    return merged
+
+
+def create_detector(name: str, device: str = "auto", **options: Any) -> Detector:
+    """Build a detector by name; the model is loaded once here, not per image."""
+    cls = _load_class(name)
+    merged = merge_options(cls.info, options)
+    resolved = resolve_device(device, cls)
+    if cls.info.needs_gpu and resolved != "cuda":
+        raise RuntimeError(f"detector {name!r} needs a CUDA GPU; none is available")
+    return cls(device=resolved, **merged)
