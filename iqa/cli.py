@@ -1,0 +1,86 @@
+"""``iqa``: image-quality metrics through pyiqa, from cached files only.
+
+    iqa list
+    iqa install-niqe ../shared/iqa/niqe_pris_params.npz      # into $TORCH_HOME/hub/pyiqa
+    iqa score --dataset results/demo/dataset.json --enhanced results/demo/clahe/images \
+              --metrics psnr ssim niqe piqe -o per_image.csv --summary summary.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from iqa.registry import METRICS, missing_files
+from lldata.atomic import atomic_write
+
+
+def cmd_list(_: argparse.Namespace) -> int:
+    for name, spec in METRICS.items():
+        missing = missing_files(name)
+        state = "ready" if not missing else "missing files: " + "; ".join(missing)
+        kind = "full-reference" if spec.full_reference else "no-reference"
+        print(f"{name:8s} {kind:15s} {'lower' if spec.lower_better else 'higher'} is better  {state}")
+    return 0
+
+
+def cmd_install_niqe(args: argparse.Namespace) -> int:
+    from iqa.niqe_params import install_niqe_params
+
+    print(f"wrote {install_niqe_params(args.npz, args.cache_dir)}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from iqa.score import score_images
+
+    summary = json.loads(Path(args.dataset).read_text(encoding="utf-8"))
+    enhanced_dir = Path(args.enhanced)
+    images = []
+    for item in summary["items"]:
+        path = enhanced_dir / f"{item['stem']}.png"
+        if not path.is_file():
+            print(f"error: missing enhanced image {path}", file=sys.stderr)
+            return 2
+        ref = item.get("reference")
+        images.append((item["stem"], path, Path(ref) if ref else None))
+    table, skipped = score_images(images, args.metrics, device=args.device)
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    with atomic_write(args.output, "w", encoding="utf-8") as handle:
+        table.to_csv(handle, index=False, float_format="%.6g")
+    means = {c: float(table[c].mean()) for c in table.columns if c != "image"}
+    if args.summary:
+        with atomic_write(args.summary, "w", encoding="utf-8") as handle:
+            json.dump({"images": len(table), "mean": means, "skipped": skipped}, handle, indent=1, sort_keys=True)
+            handle.write("\n")
+    print(json.dumps(means))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog="iqa", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="metrics and whether their files are cached").set_defaults(func=cmd_list)
+    p = sub.add_parser("install-niqe", help="convert NIQE pristine parameters (.npz) into pyiqa's cache")
+    p.add_argument("npz")
+    p.add_argument("--cache-dir", help="default: $TORCH_HOME/hub/pyiqa")
+    p.set_defaults(func=cmd_install_niqe)
+    p = sub.add_parser("score", help="score the enhanced images of a dataset")
+    p.add_argument("--dataset", required=True, help="dataset.json from `lldata validate --report`")
+    p.add_argument("--enhanced", required=True, help="folder of <stem>.png")
+    p.add_argument("--metrics", nargs="+", required=True, choices=sorted(METRICS))
+    p.add_argument("--device", default="cpu")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--summary")
+    p.set_defaults(func=cmd_score)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

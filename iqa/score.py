@@ -1,0 +1,54 @@
+"""Score enhanced images: one row per image, one column per metric that could run."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from iqa.registry import METRICS, MissingMetricFile, create_metric
+from lldata.imageio import read_rgb
+
+log = logging.getLogger(__name__)
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div(255.0)[None]
+
+
+def score_images(
+    images: list[tuple[str, Path, Path | None]], metrics: list[str], device: str = "cpu"
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``images`` = (stem, enhanced path, reference path or None).
+
+    Returns (per-image table, {metric: reason} for metrics that were skipped). Full-reference
+    metrics are skipped when any image lacks a reference.
+    """
+    skipped: dict[str, str] = {}
+    created = {}
+    has_refs = all(ref is not None for _, _, ref in images)
+    for name in metrics:
+        if name not in METRICS:
+            raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+        if METRICS[name].full_reference and not has_refs:
+            skipped[name] = "full-reference metric and the dataset has no references"
+            continue
+        try:
+            created[name] = create_metric(name, device=device)
+        except MissingMetricFile as exc:
+            skipped[name] = str(exc)
+            log.warning("skipping %s: %s", name, exc)
+    rows = []
+    with torch.inference_mode():
+        for stem, enhanced, reference in images:
+            x = to_tensor(read_rgb(enhanced)).to(device)
+            row = {"image": stem}
+            ref = to_tensor(read_rgb(reference)).to(device) if reference is not None and any(METRICS[n].full_reference for n in created) else None
+            for name, metric in created.items():
+                value = metric(x, ref) if METRICS[name].full_reference else metric(x)
+                row[name] = float(value.flatten()[0])
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["image", *created]), skipped
