@@ -1,0 +1,244 @@
+"""``diffll`` command line: enhance images, convert the authors' checkpoint (and train, see hook).
+
+    diffll enhance INPUT... -o OUT --checkpoint CKPT [--steps S] [--seed N] [--device auto]
+                   [--precision fp32|bf16] [--tile N|auto] [--tile-overlap P] [--batch N]
+    diffll convert-official model.pth.tar OUT_DIR
+
+Outputs are PNGs named after the input stem. Each image's start noise comes from a seed derived
+from ``--seed`` and the input's file name, so the result of one image does not depend on which
+other images share its batch or run. A file that cannot be read or written is reported on
+stderr and the rest go on; the exit code is 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["add_train_parser", "build_parser", "collect_inputs", "image_seed", "main"]
+
+CHECKPOINT_ENV = "DIFFLL_CHECKPOINT"
+
+
+def image_seed(seed: int, name: str) -> int:
+    """63-bit seed from the run seed and a file name (stable across runs and platforms)."""
+    digest = hashlib.sha256(f"{int(seed)}\0{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
+    """Files given directly plus image files directly inside given folders (sorted, not recursive).
+
+    Returns ``(files, problems)``; a missing path is a problem, not a crash.
+    """
+    from lldata.imageio import is_image_file
+
+    files: list[Path] = []
+    problems: list[str] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p))
+            if not found:
+                problems.append(f"{path}: folder holds no image files")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            problems.append(f"{path}: no such file or folder")
+    return files, problems
+
+
+def _tile_arg(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--tile takes an integer or 'auto', got {value!r}"
+        ) from None
+
+
+def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Hook for the training helper: ``diffll.train_cli.add_parser(subparsers)`` if it exists."""
+    try:
+        train_cli = importlib.import_module("diffll.train_cli")
+    except ModuleNotFoundError as exc:
+        if exc.name != "diffll.train_cli":
+            raise
+        return
+    train_cli.add_parser(subparsers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="diffll", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    enh = sub.add_parser("enhance", help="enhance low-light images with a DiffLL checkpoint")
+    enh.add_argument("inputs", nargs="+", help="image files and/or folders of images")
+    enh.add_argument("-o", "--output", required=True, help="output folder for the PNGs")
+    enh.add_argument(
+        "--checkpoint",
+        default=os.environ.get(CHECKPOINT_ENV),
+        help=f"checkpoint directory or .safetensors (default: ${CHECKPOINT_ENV})",
+    )
+    enh.add_argument("--steps", type=int, default=None, help="DDIM steps (default: checkpoint's)")
+    enh.add_argument(
+        "--seed", type=int, default=0, help="run seed (per-image seeds derive from it)"
+    )
+    enh.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    enh.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    enh.add_argument(
+        "--tile", type=_tile_arg, default=None, help="tile side (multiple of 32) or auto"
+    )
+    enh.add_argument("--tile-overlap", type=int, default=64, help="minimum tile overlap in pixels")
+    enh.add_argument("--batch", type=int, default=1, help="images per forward (same size only)")
+    enh.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    enh.set_defaults(func=_cmd_enhance)
+
+    conv = sub.add_parser(
+        "convert-official", help="convert the authors' model.pth.tar to the project format"
+    )
+    conv.add_argument(
+        "checkpoint", help="the authors' model.pth.tar (a pickle: trusted files only)"
+    )
+    conv.add_argument("out_dir", help="output checkpoint directory")
+    conv.add_argument("--no-ema", action="store_true", help="use state_dict instead of ema_helper")
+    conv.set_defaults(func=_cmd_convert)
+
+    # ---- training: the subcommand is defined in diffll/train_cli.py (separate helper) ----
+    add_train_parser(sub)
+    return parser
+
+
+def _batches(
+    files: list[Path], batch: int, errors: list[str]
+) -> Iterator[tuple[list[Path], list[np.ndarray]]]:
+    """Read images in order; group consecutive ones of equal size into batches of <= ``batch``."""
+    from lldata.imageio import ImageReadError, read_rgb
+
+    paths: list[Path] = []
+    images: list[np.ndarray] = []
+    for path in files:
+        try:
+            image = read_rgb(path)
+        except ImageReadError as exc:
+            errors.append(str(exc))
+            yield [], []  # lets the caller advance its progress bar
+            continue
+        if images and (image.shape != images[0].shape or len(images) >= batch):
+            yield paths, images
+            paths, images = [], []
+        paths.append(path)
+        images.append(image)
+    if images:
+        yield paths, images
+
+
+def _cmd_enhance(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from diffll.checkpoint import CheckpointError
+    from diffll.inference import load
+    from lldata.imageio import float_to_uint8, write_png
+
+    if not args.checkpoint:
+        print(
+            f"diffll: error: no checkpoint; pass --checkpoint or set ${CHECKPOINT_ENV}",
+            file=sys.stderr,
+        )
+        return 2
+    if args.batch < 1:
+        print("diffll: error: --batch must be >= 1", file=sys.stderr)
+        return 2
+    files, errors = collect_inputs(args.inputs)
+    out_dir = Path(args.output)
+
+    # Two inputs with one stem would overwrite each other's output: refuse the later ones.
+    seen: dict[str, Path] = {}
+    unique: list[Path] = []
+    for path in files:
+        if path.stem in seen:
+            errors.append(f"{path}: output name {path.stem}.png already taken by {seen[path.stem]}")
+        else:
+            seen[path.stem] = path
+            unique.append(path)
+
+    try:
+        enhancer = load(
+            args.checkpoint,
+            device=args.device,
+            precision=args.precision,
+            tile=args.tile,
+            compile=args.compile,
+            steps=args.steps,
+            tile_overlap=args.tile_overlap,
+        )
+    except (CheckpointError, ValueError, RuntimeError) as exc:
+        print(f"diffll: error: {exc}", file=sys.stderr)
+        return 2
+
+    n_done = 0
+    n_reported = 0
+    with tqdm(total=len(unique), unit="img", desc="diffll enhance", file=sys.stderr) as bar:
+
+        def report_new_errors() -> None:
+            nonlocal n_reported
+            for message in errors[n_reported:]:
+                bar.write(f"diffll: error: {message}", file=sys.stderr)
+            n_reported = len(errors)
+
+        report_new_errors()
+        for paths, images in _batches(unique, args.batch, errors):
+            report_new_errors()
+            if not paths:
+                bar.update(1)
+                continue
+            x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+            seeds = [image_seed(args.seed, p.name) for p in paths]
+            try:
+                y = enhancer.enhance(x, seeds=seeds)
+            except (RuntimeError, ValueError) as exc:
+                errors.extend(f"{p}: enhancement failed ({exc})" for p in paths)
+                bar.update(len(paths))
+                continue
+            for path, out in zip(paths, y.permute(0, 2, 3, 1).numpy(), strict=True):
+                try:
+                    write_png(out_dir / f"{path.stem}.png", float_to_uint8(out))
+                    n_done += 1
+                except OSError as exc:
+                    errors.append(f"{path}: cannot write output ({exc})")
+            bar.update(len(paths))
+        report_new_errors()
+    print(f"diffll: wrote {n_done} image(s) to {out_dir}, {len(errors)} failed", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from diffll.checkpoint import CheckpointError, convert_official
+
+    try:
+        out = convert_official(args.checkpoint, args.out_dir, prefer_ema=not args.no_ema)
+    except CheckpointError as exc:
+        print(f"diffll: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"diffll: wrote {out}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Overlapping tiles, smooth blending windows and a memory estimate that decides when to tile.
+
+Why tile at all: the UNet's self-attention at level ``attn_level`` and in the middle block
+attends over every position of the frame, so the authors' implementation materialises a
+``P x P`` score matrix with P = (H/2^(K+attn_level)) * (W/2^(K+attn_level)); for a 4K frame
+that alone is several GiB. Tiles bound it.
+
+Tiles start on multiples of ``align`` (the network's side multiple, 32), so every tile sees the
+Haar and UNet grids at the same phase as the full frame, and its crop of the start noise is
+exactly the full frame's noise at that place (deterministic per tile, shared in overlaps).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from diffll.config import DiffLLConfig
+
+__all__ = ["blend_window", "estimate_peak_bytes", "tile_positions"]
+
+# Live activations other than the attention scores, in values per input pixel. Calibrated on
+# the full config at 512x512 on CPU: peak RSS minus RSS before the forward was 358 MB in fp32
+# (about 341 values per pixel) and 156 MB in bf16 (`python -m diffll.benchmarks --sizes 512x512
+# --repeats 1 --warmup 0 --device cpu --threads 1`); rounded up for allocator slack. Most of it
+# is the level-1 HFRM: several 64-wide maps at a quarter of the pixels for each of 3 bands.
+_ACTIVATION_VALUES_PER_PIXEL = 400
+
+
+def attention_positions(config: DiffLLConfig, height: int, width: int) -> int:
+    """Positions of the largest self-attention (level ``attn_level``) for a padded frame."""
+    factor = 2 ** (config.wavelet_levels + config.attn_level)
+    return (height // factor) * (width // factor)
+
+
+def estimate_peak_bytes(
+    config: DiffLLConfig,
+    height: int,
+    width: int,
+    batch: int = 1,
+    attention: str = "math",
+    activation_bytes: int = 4,
+) -> int:
+    """Rough peak memory of one forward over a padded ``height x width`` frame.
+
+    ``attention="math"`` counts the explicit score matrix and its softmax (both float32, both
+    alive at once); ``"sdpa"`` assumes a fused kernel that never stores them.
+    """
+    positions = attention_positions(config, height, width)
+    scores = 2 * 4 * positions * positions if attention == "math" else 0
+    activations = _ACTIVATION_VALUES_PER_PIXEL * activation_bytes * height * width
+    return batch * (scores + activations)
+
+
+def tile_positions(size: int, tile: int, overlap: int, align: int) -> list[int]:
+    """Start offsets covering ``[0, size)`` with tiles of ``tile`` pixels (all multiples of ``align``).
+
+    Consecutive tiles overlap by at least ``overlap`` (rounded up to ``align``); the last tile
+    is flush with the end. ``size`` and ``tile`` must be multiples of ``align``.
+    """
+    if size % align or tile % align or tile <= 0:
+        raise ValueError(f"size {size} and tile {tile} must be positive multiples of {align}")
+    if tile >= size:
+        return [0]
+    stride = max(align, (tile - overlap) // align * align)
+    starts = list(range(0, size - tile, stride))
+    starts.append(size - tile)
+    return starts
+
+
+def _ramp(n: int, device: torch.device) -> torch.Tensor:
+    """n values rising smoothly from near 0 to near 1 (sin^2, never exactly 0)."""
+    i = torch.arange(n, dtype=torch.float32, device=device)
+    return torch.sin(0.5 * math.pi * (i + 0.5) / n) ** 2
+
+
+def _window_1d(length: int, ramp_start: bool, ramp_end: bool, ramp: int, device: torch.device):
+    w = torch.ones(length, dtype=torch.float32, device=device)
+    ramp = min(ramp, length // 2)
+    if ramp > 0:
+        if ramp_start:
+            w[:ramp] = _ramp(ramp, device)
+        if ramp_end:
+            w[length - ramp :] = _ramp(ramp, device).flip(0)
+    return w
+
+
+def blend_window(
+    tile_h: int,
+    tile_w: int,
+    y: int,
+    x: int,
+    height: int,
+    width: int,
+    ramp: int,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """``tile_h x tile_w`` weights: 1 inside, smooth ramps on sides shared with other tiles.
+
+    Sides on the frame border keep weight 1 up to the edge, so the border is not darkened
+    and a single tile reproduces the full-frame result exactly.
+    """
+    device = torch.device(device)
+    wy = _window_1d(tile_h, y > 0, y + tile_h < height, ramp, device)
+    wx = _window_1d(tile_w, x > 0, x + tile_w < width, ramp, device)
+    return wy[:, None] * wx[None, :]

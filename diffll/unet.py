@@ -1,0 +1,259 @@
+"""DiffLL's noise-prediction UNet (the ermongroup/ddim ``DiffusionUNet`` as modified by the authors).
+
+Module and parameter names follow the authors' code so that their state dict loads with
+``strict=True`` (under the ``Unet.`` prefix of :class:`diffll.model.DiffLL`). Differences from
+ermongroup/ddim: the input is ``concat[condition, x_t]`` (2 x 3 channels), attention sits at a
+fixed level index (2) instead of a resolution, and there is no fixed input resolution.
+
+Attention has two interchangeable backends. ``"math"`` is the authors' operation order (an
+explicit ``hw x hw`` score matrix, quadratic memory); ``"sdpa"`` calls
+``scaled_dot_product_attention`` (same maths, fused kernels, no materialised score matrix on
+backends that have one), used by the fast inference path.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from diffll.config import DiffLLConfig
+
+__all__ = ["ATTENTION_BACKENDS", "AttnBlock", "ResnetBlock", "UNet", "timestep_embedding"]
+
+ATTENTION_BACKENDS = ("math", "sdpa")
+
+
+def timestep_embedding(timesteps: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding (half sin, half cos), as in DDPM/ermongroup."""
+    if timesteps.dim() != 1:
+        raise ValueError(f"timesteps must be 1-D, got shape {tuple(timesteps.shape)}")
+    half = dim // 2
+    scale = math.log(10000) / (half - 1)
+    freqs = torch.exp(torch.arange(half, dtype=torch.float32) * -scale).to(timesteps.device)
+    args = timesteps.float()[:, None] * freqs[None, :]
+    emb = torch.cat([torch.sin(args), torch.cos(args)], dim=1)
+    if dim % 2 == 1:
+        emb = F.pad(emb, (0, 1, 0, 0))
+    return emb
+
+
+def swish(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.sigmoid(x)
+
+
+def group_norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(num_groups=32, num_channels=channels, eps=1e-6, affine=True)
+
+
+class Upsample(nn.Module):
+    """Nearest x2 then a 3x3 conv."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size=3, stride=1, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class Downsample(nn.Module):
+    """Zero-pad right/bottom by one, then a 3x3 stride-2 conv (no conv padding)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size=3, stride=2, padding=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pad(x, (0, 1, 0, 1), mode="constant", value=0))
+
+
+class ResnetBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, temb_channels: int, dropout: float):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.norm1 = group_norm(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=1)
+        self.temb_proj = nn.Linear(temb_channels, out_channels)
+        self.norm2 = group_norm(out_channels)
+        self.dropout = nn.Dropout(dropout)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=1, padding=1)
+        if in_channels != out_channels:
+            self.nin_shortcut = nn.Conv2d(in_channels, out_channels, kernel_size=1)
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(swish(self.norm1(x)))
+        h = h + self.temb_proj(swish(temb))[:, :, None, None]
+        h = self.conv2(self.dropout(swish(self.norm2(h))))
+        if self.in_channels != self.out_channels:
+            x = self.nin_shortcut(x)
+        return x + h
+
+
+class AttnBlock(nn.Module):
+    """Single-head self-attention over all h*w positions, scale C^-0.5, residual."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = group_norm(channels)
+        self.q = nn.Conv2d(channels, channels, kernel_size=1)
+        self.k = nn.Conv2d(channels, channels, kernel_size=1)
+        self.v = nn.Conv2d(channels, channels, kernel_size=1)
+        self.proj_out = nn.Conv2d(channels, channels, kernel_size=1)
+        self.backend = "math"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h_ = self.norm(x)
+        q, k, v = self.q(h_), self.k(h_), self.v(h_)
+        b, c, h, w = q.shape
+        if self.backend == "sdpa":
+            # (b, 1 head, hw, c) each; the default scale is c^-0.5 as below.
+            q = q.reshape(b, 1, c, h * w).transpose(-1, -2)
+            k = k.reshape(b, 1, c, h * w).transpose(-1, -2)
+            v = v.reshape(b, 1, c, h * w).transpose(-1, -2)
+            out = F.scaled_dot_product_attention(q, k, v)
+            h_ = out.transpose(-1, -2).reshape(b, c, h, w)
+        else:
+            q = q.reshape(b, c, h * w).permute(0, 2, 1)  # b, hw, c
+            k = k.reshape(b, c, h * w)  # b, c, hw
+            weights = torch.bmm(q, k) * (int(c) ** (-0.5))  # b, hw(query), hw(key)
+            weights = F.softmax(weights, dim=2)
+            v = v.reshape(b, c, h * w)
+            h_ = torch.bmm(v, weights.permute(0, 2, 1)).reshape(b, c, h, w)
+        return x + self.proj_out(h_)
+
+
+class _Level(nn.Module):
+    """Container giving the authors' key names ``block.i``, ``attn.i``, ``downsample``/``upsample``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = nn.ModuleList()
+        self.attn = nn.ModuleList()
+
+
+class _TimeEmbedding(nn.Module):
+    def __init__(self, ch: int, temb_ch: int) -> None:
+        super().__init__()
+        self.dense = nn.ModuleList([nn.Linear(ch, temb_ch), nn.Linear(temb_ch, temb_ch)])
+
+
+class _Middle(nn.Module):
+    def __init__(self, channels: int, temb_ch: int, dropout: float) -> None:
+        super().__init__()
+        self.block_1 = ResnetBlock(channels, channels, temb_ch, dropout)
+        self.attn_1 = AttnBlock(channels)
+        self.block_2 = ResnetBlock(channels, channels, temb_ch, dropout)
+
+
+class UNet(nn.Module):
+    """eps_theta(concat[cond, x_t], t): ``B x 2*in x h x w`` -> ``B x out x h x w``.
+
+    h and w must be multiples of ``2^(len(ch_mult) - 1)``.
+    """
+
+    def __init__(self, config: DiffLLConfig) -> None:
+        super().__init__()
+        self.ch = ch = config.ch
+        self.temb_ch = temb_ch = config.temb_channels
+        ch_mult = tuple(config.ch_mult)
+        self.num_resolutions = len(ch_mult)
+        self.num_res_blocks = n_blocks = config.num_res_blocks
+        self.attn_level = config.attn_level
+        dropout = config.dropout
+
+        self.temb = _TimeEmbedding(ch, temb_ch)
+        self.conv_in = nn.Conv2d(2 * config.in_channels, ch, kernel_size=3, stride=1, padding=1)
+
+        in_ch_mult = (1, *ch_mult)
+        self.down = nn.ModuleList()
+        block_in = ch
+        for level in range(self.num_resolutions):
+            down = _Level()
+            block_in = ch * in_ch_mult[level]
+            block_out = ch * ch_mult[level]
+            for _ in range(n_blocks):
+                down.block.append(ResnetBlock(block_in, block_out, temb_ch, dropout))
+                block_in = block_out
+                if level == self.attn_level:
+                    down.attn.append(AttnBlock(block_in))
+            if level != self.num_resolutions - 1:
+                down.downsample = Downsample(block_in)
+            self.down.append(down)
+
+        self.mid = _Middle(block_in, temb_ch, dropout)
+
+        ups: list[_Level] = []
+        for level in reversed(range(self.num_resolutions)):
+            up = _Level()
+            block_out = ch * ch_mult[level]
+            skip_in = ch * ch_mult[level]
+            for i_block in range(n_blocks + 1):
+                if i_block == n_blocks:
+                    skip_in = ch * in_ch_mult[level]
+                up.block.append(ResnetBlock(block_in + skip_in, block_out, temb_ch, dropout))
+                block_in = block_out
+                if level == self.attn_level:
+                    up.attn.append(AttnBlock(block_in))
+            if level != 0:
+                up.upsample = Upsample(block_in)
+            ups.insert(0, up)
+        self.up = nn.ModuleList(ups)
+
+        self.norm_out = group_norm(block_in)
+        self.conv_out = nn.Conv2d(block_in, config.out_channels, kernel_size=3, stride=1, padding=1)
+
+    @property
+    def size_multiple(self) -> int:
+        return 2 ** (self.num_resolutions - 1)
+
+    def set_attention_backend(self, backend: str) -> None:
+        """Switch every attention block between ``"math"`` (authors') and ``"sdpa"``."""
+        if backend not in ATTENTION_BACKENDS:
+            raise ValueError(f"attention backend must be one of {ATTENTION_BACKENDS}")
+        for module in self.modules():
+            if isinstance(module, AttnBlock):
+                module.backend = backend
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+        h_in, w_in = x.shape[-2:]
+        m = self.size_multiple
+        if h_in % m or w_in % m:
+            raise ValueError(f"UNet input sides must be multiples of {m}, got {h_in}x{w_in}")
+        if not isinstance(t, torch.Tensor):
+            t = torch.tensor([float(t)], device=x.device)
+        if t.dim() == 0:
+            t = t[None]
+        if t.shape[0] == 1 and x.shape[0] != 1:
+            t = t.expand(x.shape[0])
+        temb = timestep_embedding(t, self.ch)
+        temb = self.temb.dense[1](swish(self.temb.dense[0](temb)))
+
+        hs = [self.conv_in(x)]
+        for level, down in enumerate(self.down):
+            for i_block, block in enumerate(down.block):
+                h = block(hs[-1], temb)
+                if len(down.attn) > 0:
+                    h = down.attn[i_block](h)
+                hs.append(h)
+            if level != self.num_resolutions - 1:
+                hs.append(down.downsample(hs[-1]))
+
+        h = hs[-1]
+        h = self.mid.block_1(h, temb)
+        h = self.mid.attn_1(h)
+        h = self.mid.block_2(h, temb)
+
+        for level in reversed(range(self.num_resolutions)):
+            up = self.up[level]
+            for i_block, block in enumerate(up.block):
+                h = block(torch.cat([h, hs.pop()], dim=1), temb)
+                if len(up.attn) > 0:
+                    h = up.attn[i_block](h)
+            if level != 0:
+                h = up.upsample(h)
+
+        return self.conv_out(swish(self.norm_out(h)))
