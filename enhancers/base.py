@@ -1,0 +1,211 @@
+"""The one interface every enhancement method implements.
+
+A :class:`Method` turns a low-light image into an enhanced one. Callers hand it whatever they
+hold -- an ``H x W x 3`` uint8 or float [0, 1] numpy image, or a ``B x 3 x H x W`` float tensor
+batch -- and get the same kind back, in [0, 1] float. Subclasses implement only the
+representation they work in natively (numpy for classical methods, tensors for networks); this
+module converts at the boundary so that no method repeats the checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+
+Family = Literal["classical", "learned", "identity", "diffusion"]
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """Metadata reported by ``enhance --list`` and stored with results."""
+
+    name: str
+    family: Family
+    needs_gpu: bool
+    deterministic: bool
+    parameters: int | None
+    weights_files: tuple[str, ...] = ()
+    weights_licence: str | None = None
+    paper: str = ""
+    description: str = ""
+    options: dict[str, object] = field(default_factory=dict)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when present, otherwise CPU; anything else is passed to torch."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but CUDA is not available here")
+    return dev
+
+
+def _check_float_range(arr: np.ndarray | torch.Tensor, what: str) -> None:
+    lo = float(arr.min())
+    hi = float(arr.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"{what}: contains NaN or infinite values")
+    if lo < -1e-6 or hi > 1.0 + 1e-6:
+        raise ValueError(
+            f"{what}: float images must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}] "
+            "(pass uint8 for 0..255 data)"
+        )
+
+
+def numpy_to_float(image: np.ndarray) -> np.ndarray:
+    """Validate an ``H x W x 3`` uint8/float image and return it as float32 in [0, 1]."""
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"expected an H x W x 3 RGB image, got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"empty image of shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / np.float32(255.0)
+    if np.issubdtype(arr.dtype, np.floating):
+        _check_float_range(arr, "image")
+        return np.clip(arr, 0.0, 1.0).astype(np.float32, copy=False)
+    raise TypeError(f"expected uint8 or float image, got dtype {arr.dtype}")
+
+
+def check_batch(batch: torch.Tensor) -> None:
+    """Raise a clear error unless ``batch`` is a ``B x 3 x H x W`` float tensor in [0, 1]."""
+    if batch.ndim != 4 or batch.shape[1] != 3:
+        raise ValueError(f"expected a B x 3 x H x W tensor, got shape {tuple(batch.shape)}")
+    if not batch.is_floating_point():
+        raise TypeError(f"expected a float tensor batch, got dtype {batch.dtype}")
+    if batch.numel() == 0:
+        raise ValueError(f"empty batch of shape {tuple(batch.shape)}")
+    _check_float_range(batch, "batch")
+
+
+def numpy_to_batch(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``H x W x 3`` float32 [0, 1] -> ``1 x 3 x H x W`` float32 tensor on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
+
+
+def batch_to_numpy(batch: torch.Tensor) -> list[np.ndarray]:
+    """``B x 3 x H x W`` tensor -> list of ``H x W x 3`` float32 numpy images."""
+    arr = batch.detach().to("cpu", torch.float32).numpy()
+    return [np.ascontiguousarray(a.transpose(1, 2, 0)) for a in arr]
+
+
+@contextlib.contextmanager
+def exact_fp32(device: torch.device) -> Iterator[None]:
+    """Run CUDA float32 maths in true float32 (no TF32) with deterministic cuDNN kernels.
+
+    The reference README warns that TF32 convolutions can change outputs by around 1e-3; the
+    authors' golden outputs were computed in float32. Only flags change (and are restored), so
+    this is a no-op for CPU devices.
+    """
+    if device.type != "cuda":
+        yield
+        return
+    cudnn = torch.backends.cudnn
+    matmul = torch.backends.cuda.matmul
+    new_api = hasattr(cudnn, "conv") and hasattr(matmul, "fp32_precision")
+    if new_api:  # torch >= 2.9: per-backend precision settings (conv and rnn kept in step)
+        saved = (cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision, matmul.fp32_precision)
+    else:
+        saved = (cudnn.allow_tf32, matmul.allow_tf32)
+    saved_det = (cudnn.deterministic, cudnn.benchmark)
+    try:
+        if new_api:
+            cudnn.conv.fp32_precision = cudnn.rnn.fp32_precision = "ieee"
+            matmul.fp32_precision = "ieee"
+        else:
+            cudnn.allow_tf32 = False
+            matmul.allow_tf32 = False
+        cudnn.deterministic, cudnn.benchmark = True, False
+        yield
+    finally:
+        if new_api:
+            cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision, matmul.fp32_precision = saved
+        else:
+            cudnn.allow_tf32, matmul.allow_tf32 = saved
+        cudnn.deterministic, cudnn.benchmark = saved_det
+
+
+class Method:
+    """Base class: subclasses override :meth:`_enhance_numpy` or :meth:`_enhance_batch`.
+
+    ``enhance`` validates the input, calls the native implementation and clips to [0, 1]:
+    some published networks (RUAS-lol, URetinex-Net) overshoot, and every consumer downstream
+    expects an image.
+    """
+
+    info: MethodInfo
+    _generator: torch.Generator | None = None
+
+    def __init__(self, info: MethodInfo, device: torch.device) -> None:
+        self.info = info
+        self.device = device
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.info.options.items())
+        return f"<{type(self).__name__} {self.info.name} device={self.device} {opts}>"
+
+    # --- native implementations (override at least one) -------------------------------
+    def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
+        """``H x W x 3`` float32 [0, 1] -> ``H x W x 3`` float (unclipped allowed)."""
+        out = self._enhance_batch(numpy_to_batch(image, self.device), name)
+        return batch_to_numpy(out)[0]
+
+    def _enhance_batch(self, batch: torch.Tensor, name: str | None) -> torch.Tensor:
+        """``B x 3 x H x W`` float32 tensor on ``self.device`` -> same shape (unclipped allowed)."""
+        if type(self)._enhance_numpy is Method._enhance_numpy:
+            raise NotImplementedError(f"{type(self).__name__} implements no enhancement")
+        outs = [self._enhance_numpy(img, name) for img in batch_to_numpy(batch)]
+        stacked = np.stack([o.transpose(2, 0, 1) for o in outs])
+        return torch.from_numpy(stacked).to(batch.device)
+
+    # --- public API -----------------------------------------------------------------------
+    def enhance(
+        self,
+        image: np.ndarray | torch.Tensor,
+        *,
+        name: str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> np.ndarray | torch.Tensor:
+        """Enhance one numpy image or a tensor batch; returns the same kind in [0, 1] float.
+
+        ``name`` (the file name) lets stochastic methods derive a per-image seed, so the result
+        does not depend on processing order; ``generator`` overrides that with explicit random
+        state. Deterministic methods ignore both.
+        """
+        self._generator = generator
+        try:
+            return self._enhance_any(image, name)
+        finally:
+            self._generator = None
+
+    def _enhance_any(
+        self, image: np.ndarray | torch.Tensor, name: str | None
+    ) -> np.ndarray | torch.Tensor:
+        if isinstance(image, torch.Tensor):
+            check_batch(image)
+            x = image.to(self.device, torch.float32).clamp(0.0, 1.0)
+            with torch.inference_mode():
+                out = self._enhance_batch(x, name)
+            self._check_output(tuple(out.shape), tuple(x.shape))
+            if not torch.isfinite(out).all():
+                raise RuntimeError(f"{self.info.name}: produced NaN or infinite values")
+            return out.clamp(0.0, 1.0).to(image.device, image.dtype)
+        img = numpy_to_float(image)
+        with torch.inference_mode():
+            out_np = np.asarray(self._enhance_numpy(img, name), dtype=np.float32)
+        self._check_output(out_np.shape, img.shape)
+        if not np.isfinite(out_np).all():
+            raise RuntimeError(f"{self.info.name}: produced NaN or infinite values")
+        return np.clip(out_np, 0.0, 1.0)
+
+    def _check_output(self, got: tuple[int, ...], want: tuple[int, ...]) -> None:
+        if got != want:
+            raise RuntimeError(f"{self.info.name}: output shape {got} differs from input {want}")

@@ -1,0 +1,110 @@
+"""DiffLL behind the common interface: a thin wrapper around ``diffll.load``.
+
+``diffll`` is imported only when the method is created, so listing or running the other methods
+never pays for it. The start noise of each image comes from a seed derived from the run seed and
+the image's file name with the same rule as the ``diffll`` command line
+(:func:`diffll.cli.image_seed`), so ``enhance --method diffll`` and ``diffll enhance`` write the
+same bytes for the same seed, whatever the processing order.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from enhancers.base import Method, MethodInfo, resolve_device
+
+CHECKPOINT_ENV = "DIFFLL_CHECKPOINT"
+
+
+class DiffLLMethod(Method):
+    """Options: ``checkpoint`` (else env ``DIFFLL_CHECKPOINT``), ``steps`` (DDIM steps, default
+    the checkpoint's), ``seed``, ``precision`` (fp32 | bf16), ``tile`` (None | int | "auto")."""
+
+    def __init__(
+        self,
+        device: str | torch.device = "auto",
+        weights_dir: str | os.PathLike[str] | None = None,
+        *,
+        checkpoint: str | os.PathLike[str] | None = None,
+        steps: int | None = None,
+        seed: int = 0,
+        precision: str = "fp32",
+        tile: int | str | None = None,
+    ) -> None:
+        path = checkpoint if checkpoint is not None else os.environ.get(CHECKPOINT_ENV)
+        if not path:
+            raise ValueError(
+                "diffll: no checkpoint given; pass option checkpoint=PATH "
+                f"(--option checkpoint=PATH) or set ${CHECKPOINT_ENV}"
+            )
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(
+                f"diffll: checkpoint {path} not found (a checkpoint folder or .safetensors file)"
+            )
+        try:
+            import diffll
+        except ImportError as exc:  # pragma: no cover - diffll ships with this project
+            raise ImportError(f"diffll: the diffll package cannot be imported ({exc})") from exc
+        dev = resolve_device(device)
+        self.model = diffll.load(path, device=dev, precision=precision, tile=tile, steps=steps)
+        self.seed = int(seed)
+        params = sum(p.numel() for p in self.model.model.parameters())
+        info = self.describe(
+            checkpoint=str(path),
+            steps=self.model.steps,
+            seed=seed,
+            precision=self.model.precision,
+            tile=tile,
+            parameters=params,
+        )
+        super().__init__(info, dev)
+
+    @classmethod
+    def describe(
+        cls,
+        checkpoint: str | None = None,
+        steps: int | None = None,
+        seed: int = 0,
+        precision: str = "fp32",
+        tile: int | str | None = None,
+        parameters: int | None = None,
+    ) -> MethodInfo:
+        return MethodInfo(
+            name="diffll",
+            family="diffusion",
+            needs_gpu=True,
+            deterministic=True,
+            parameters=parameters,
+            weights_files=(checkpoint,) if checkpoint else (),
+            weights_licence=None,
+            paper=(
+                "Jiang et al., Low-Light Image Enhancement with Wavelet-based Diffusion Models, "
+                "SIGGRAPH Asia 2023"
+            ),
+            description=(
+                "Wavelet-domain conditional diffusion (DDIM) with high-frequency restoration; "
+                "deterministic given the seed (per-image seed from seed + file name)."
+            ),
+            options={
+                "checkpoint": checkpoint or f"${CHECKPOINT_ENV}",
+                "steps": steps,
+                "seed": int(seed),
+                "precision": precision,
+                "tile": tile,
+            },
+        )
+
+    def _enhance_batch(self, batch: torch.Tensor, name: str | None) -> torch.Tensor:
+        if self._generator is not None:
+            return self.model.enhance(batch, generator=self._generator)
+        if name is None:
+            seeds = [self.seed] * batch.shape[0]
+        else:
+            from diffll.cli import image_seed
+
+            seeds = [image_seed(self.seed, name)] * batch.shape[0]
+        return self.model.enhance(batch, seeds=seeds)

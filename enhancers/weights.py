@@ -1,0 +1,115 @@
+"""Locating, verifying and loading the authors' released weight files.
+
+Weights are never downloaded at run time. Each file is looked up under a weights folder
+(option ``weights_dir``, else env ``LOWLIGHT_WEIGHTS``, else ``~/.cache/lowlight-faces/weights``)
+at the relative path used as its key in ``weights_manifest.json``, and its sha256 must match the
+manifest: a re-trained or truncated file would otherwise silently change every result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ENV_VAR = "LOWLIGHT_WEIGHTS"
+DEFAULT_DIR = Path("~/.cache/lowlight-faces/weights")
+
+
+class WeightsError(RuntimeError):
+    """A weights file is missing, unreadable or not the released one."""
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    key: str
+    repository: str
+    commit: str
+    path: str
+    url: str
+    sha256: str
+    bytes: int
+    licence: str
+
+
+@cache
+def manifest() -> dict[str, WeightsEntry]:
+    """All known weight files, keyed by their path relative to the weights folder."""
+    text = resources.files("enhancers").joinpath("weights_manifest.json").read_text("utf-8")
+    files = json.loads(text)["files"]
+    return {key: WeightsEntry(key=key, **entry) for key, entry in files.items()}
+
+
+def weights_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The folder to look for weights in: explicit argument, then env var, then the default."""
+    if explicit is not None:
+        return Path(explicit).expanduser()
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return DEFAULT_DIR.expanduser()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _how_to_get(entry: WeightsEntry, where: Path) -> str:
+    return (
+        f"download it from {entry.url} (repository {entry.repository}, path {entry.path} at "
+        f"commit {entry.commit}) and save it as {where}, or point option weights_dir / "
+        f"--weights-dir / ${ENV_VAR} to a folder holding {entry.key}; "
+        f"expected sha256 {entry.sha256}"
+    )
+
+
+def verified_path(key: str, folder: str | os.PathLike[str] | None = None) -> Path:
+    """Path of weights file ``key`` after checking that it exists and has the released hash."""
+    try:
+        entry = manifest()[key]
+    except KeyError:
+        raise WeightsError(f"{key}: not a weights file this package knows about") from None
+    path = weights_dir(folder) / key
+    if not path.is_file():
+        raise WeightsError(f"weights file {key} not found at {path}: {_how_to_get(entry, path)}")
+    try:
+        actual = sha256_file(path)
+    except OSError as exc:
+        raise WeightsError(f"weights file {path} cannot be read ({exc})") from None
+    if actual != entry.sha256:
+        raise WeightsError(
+            f"weights file {path} has sha256 {actual}, which is not the released {key}: "
+            f"{_how_to_get(entry, path)}"
+        )
+    return path
+
+
+def load_checkpoint(key: str, folder: str | os.PathLike[str] | None = None) -> Any:
+    """Verify and ``torch.load`` a weights file on CPU with ``weights_only=True``.
+
+    URetinex-Net's files also pickle an ``argparse.Namespace`` (its training options); that
+    one class is allow-listed instead of falling back to unrestricted unpickling.
+    """
+    path = verified_path(key, folder)
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for bad pickles
+        raise WeightsError(f"weights file {path} could not be loaded: {exc}") from exc
+
+
+def sub_state_dict(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """Entries of ``state`` under ``prefix`` with the prefix removed."""
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
