@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("detect", help="write one prediction file per image")
-    p.add_argument("image_dir", type=Path)
+    p.add_argument("inputs", type=Path, nargs="+", help="image folder(s) and/or files")
+    p.add_argument("--only-stems", type=Path, help="file of image stems to process (one shard)")
+    p.add_argument("--manifest", type=Path, help="write a completion manifest once all succeed")
     p.add_argument("-o", "--out", type=Path, required=True, help="prediction folder")
     p.add_argument("--detector", required=True)
     p.add_argument("--option", type=parse_option, action="append", default=[], metavar="K=V")
@@ -105,16 +107,23 @@ def _list(args: argparse.Namespace) -> int:
 
 def _detect(args: argparse.Namespace) -> int:
     from detectors.registry import create_detector
-    from detectors.runner import detect_folder
+    from detectors.runner import detect_files, list_images
+    from lldata.manifest import filter_by_stems, write_manifest
 
+    images: list[Path] = []
+    for item in args.inputs:
+        images.extend(list_images(item) if item.is_dir() else [item])
+    images = filter_by_stems(images, args.only_stems)
     detector = create_detector(args.detector, device=args.device, **dict(args.option))
-    written = detect_folder(
+    written = detect_files(
         detector,
-        args.image_dir,
+        images,
         args.out,
         skip_existing=args.skip_existing,
         progress=not args.quiet,
     )
+    if args.manifest:
+        write_manifest(args.manifest, written, detector=args.detector, options=dict(args.option))
     print(f"{len(written)} prediction files in {args.out} ({detector!r})")
     return 0
 

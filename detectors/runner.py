@@ -42,10 +42,21 @@ def detect_folder(
     The detector is built once by the caller. Each file is written atomically, so an interrupted
     run leaves only complete files and ``skip_existing`` can resume it.
     """
+    return detect_files(detector, list_images(image_dir), out_dir, skip_existing=skip_existing, progress=progress)
+
+
+def detect_files(
+    detector: Detector,
+    images: list[Path],
+    out_dir: str | os.PathLike[str],
+    *,
+    skip_existing: bool = False,
+    progress: bool = True,
+) -> list[Path]:
+    """:func:`detect_folder` for an explicit list of image files (e.g. one shard)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    images = list_images(image_dir)
     for path in tqdm(
         images,
         desc=f"detect {getattr(detector.info, 'name', '')}",

@@ -41,8 +41,8 @@ def benchmark_image(width: int, height: int, seed: int = 0) -> np.ndarray:
 
 
 def create(spec: dict):
-    name = spec["method"]
     options = dict(spec.get("options", {}))
+    name = options.pop("method", spec["method"])  # a config label may name a registry method
     from efficiency.dummy import DUMMIES
 
     if name in DUMMIES:
@@ -65,7 +65,7 @@ def measure(spec: dict) -> dict:
     torch = None
     from efficiency.dummy import DUMMIES
 
-    if cuda or spec["method"] not in DUMMIES:  # calibration methods start without torch: faster tests
+    if cuda or spec.get("options", {}).get("method", spec["method"]) not in DUMMIES:  # calibration methods start without torch: faster tests
         import torch  # noqa: F811
 
         torch.manual_seed(0)

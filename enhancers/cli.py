@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from enhancers.folder import enhance_folder
+from enhancers.folder import collect_inputs, enhance_folder
 from enhancers.registry import create_method, list_methods, method_info, method_options
 from enhancers.weights import WeightsError
+from lldata.manifest import filter_by_stems, write_manifest
 
 
 def parse_value(text: str) -> Any:
@@ -67,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-o", "--output", help="output folder for <stem>.png files")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--only-stems", help="file of image stems to process (one shard of a workflow)")
+    parser.add_argument("--manifest", help="write a completion manifest (files + sha256) when every input succeeded")
     parser.add_argument("inputs", nargs="*", help="image files and/or folders")
     return parser
 
@@ -133,8 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"enhance: error: {exc}", file=sys.stderr)
         return 2
     try:
-        result = enhance_folder(method, args.inputs, args.output, progress=not args.no_progress)
-    except ValueError as exc:  # e.g. two inputs with the same stem
+        inputs = filter_by_stems(collect_inputs(args.inputs), args.only_stems)
+        result = enhance_folder(method, inputs, args.output, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError) as exc:  # e.g. two inputs with the same stem
         print(f"enhance: error: {exc}", file=sys.stderr)
         return 2
     total = len(result.written) + len(result.failed)
@@ -147,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path, message in result.failed:
             print(f"  {path}: {message}", file=sys.stderr)
         return 1
+    if args.manifest:
+        write_manifest(args.manifest, result.written, method=args.method, options=options)
     return 0
 
 

@@ -4,6 +4,7 @@
     lldata demo OUT_DIR [--config config.yaml] [--seed N] [--num-images N]
     lldata darken INPUT... -o OUT_DIR [--seed N] [--exposure F] ...
     lldata import-imglab XML... -o OUT_DIR
+    lldata shard results/demo/dataset.json --shards 4 -o results/demo/shards
 """
 
 from __future__ import annotations
@@ -129,6 +130,18 @@ def cmd_import_imglab(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shard(args: argparse.Namespace) -> int:
+    from lldata.manifest import shard_stems, write_stems
+
+    summary = json.loads(Path(args.dataset).read_text(encoding="utf-8"))
+    stems = [item["stem"] for item in summary["items"]]
+    shards = shard_stems(stems, args.shards)
+    for index, part in enumerate(shards):
+        write_stems(Path(args.out_dir) / f"{index}.stems", part)
+    print(f"{len(stems)} image(s) in {args.shards} shard(s) under {args.out_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lldata", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--colour-cast", dest="colour_cast", type=float, nargs=3)
     p.add_argument("--jpeg-quality", dest="jpeg_quality", type=int)
     p.set_defaults(func=cmd_darken)
+
+    p = sub.add_parser("shard", help="split a validated dataset into N stems files (for parallel jobs)")
+    p.add_argument("dataset", help="dataset.json from `lldata validate --report`")
+    p.add_argument("--shards", type=int, required=True)
+    p.add_argument("-o", "--out-dir", required=True)
+    p.set_defaults(func=cmd_shard)
 
     p = sub.add_parser("import-imglab", help="convert dlib imglab XML face boxes to DARK FACE layout")
     p.add_argument("xml", nargs="+")

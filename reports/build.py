@@ -1,83 +1,311 @@
-"""Assemble the report from result files. Each section reads what exists and says plainly
-when a part of the pipeline has not produced results (never invents a number)."""
+"""Assemble the comparison report from the result files of a workflow run.
+
+Inputs are found by the results layout (``results/<dataset>/<method>/<detector>/eval/...``) for
+the datasets, methods and detectors named in the config. A section whose results do not exist
+says so plainly: the report never shows a number that was not computed by the pipeline.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
+from efficiency.scaling import scaling_table
 from lldata.atomic import atomic_write
 from lldata.imageio import read_rgb
+from reports import figures
 from reports.html import escape, page, png_data_uri, table
 from reports.provenance import provenance
 
-
-def _draw_boxes(image: np.ndarray, boxes, colour=(0, 255, 0)) -> np.ndarray:
-    img = Image.fromarray(image)
-    draw = ImageDraw.Draw(img)
-    for x1, y1, x2, y2 in boxes:
-        draw.rectangle([x1, y1, x2, y2], outline=colour, width=2)
-    return np.asarray(img)
+TITLE = "Low-light enhancement as pre-processing for face detection"
 
 
-def dataset_table(summaries: dict[str, dict]) -> pd.DataFrame:
+@dataclass
+class Layout:
+    results: Path
+
+    def dataset(self, d: str) -> Path:
+        return self.results / d / "dataset.json"
+
+    def eval_dir(self, d: str, m: str, det: str) -> Path:
+        return self.results / d / m / det / "eval"
+
+    def predictions(self, d: str, m: str, det: str) -> Path:
+        return self.results / d / m / det / "predictions"
+
+    def images(self, d: str, m: str) -> Path:
+        return self.results / d / m / "images"
+
+    def iqa(self, d: str, m: str) -> Path:
+        return self.results / d / m / "iqa" / "summary.json"
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _fmt_ci(value, low, high) -> str:
+    if value is None:
+        return ""
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None else f"{value:.3f}"
+
+
+def ap_table(layout: Layout, dataset: str, methods: list[str], detectors: list[str]) -> pd.DataFrame:
+    """One row per method x detector: AP with its CI, and the paired gain over raw."""
     rows = []
-    for name, s in summaries.items():
-        sizes = sorted({(i["width"], i["height"]) for i in s["items"]})
-        rows.append(
-            {
-                "dataset": name,
-                "kind": s["kind"],
-                "images": s["images"],
-                "faces": s["faces"],
-                "references": "yes" if s["has_references"] else "no",
-                "sizes": ", ".join(f"{w}x{h}" for w, h in sizes[:3]) + (" ..." if len(sizes) > 3 else ""),
-                "warnings": s["warnings"],
-            }
-        )
+    for det in detectors:
+        for m in methods:
+            ap = _read_json(layout.eval_dir(dataset, m, det) / "ap.json")
+            if ap is None:
+                continue
+            boot = ap.get("bootstrap") or {}
+            row = {"dataset": dataset, "detector": det, "method": m, "AP": ap["ap"],
+                   "AP_low": boot.get("low"), "AP_high": boot.get("high"), "faces": ap.get("n_gt")}
+            vs = _read_json(layout.eval_dir(dataset, m, det) / "vs_raw.json")
+            if vs is not None:
+                row.update(gain_vs_raw=vs["diff"], gain_low=vs["low"], gain_high=vs["high"], p_gain_le_0=vs["p_value"])
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
-def dataset_gallery(name: str, summary: dict, count: int = 4) -> str:
-    figures = []
-    for item in summary["items"][:count]:
-        image = read_rgb(item["image"])
-        boxes = item.get("boxes", [])
-        shown = [("input", image)]
-        if "reference" in item:
-            shown.append(("reference", read_rgb(item["reference"])))
-        for label, img in shown:
-            figures.append(
-                f'<figure><img src="{png_data_uri(_draw_boxes(img, boxes), 320)}" alt="{escape(name)} {escape(item["stem"])} {label}">'
-                f"<figcaption>{escape(name)}/{escape(item['stem'])} {label}, {len(boxes)} ground-truth face(s)</figcaption></figure>"
-            )
-    return "".join(figures)
+def size_table(layout: Layout, dataset: str, methods: list[str], detectors: list[str]) -> pd.DataFrame:
+    rows = []
+    for det in detectors:
+        for m in methods:
+            path = layout.eval_dir(dataset, m, det) / "size_recall.csv"
+            if not path.is_file():
+                continue
+            frame = pd.read_csv(path)
+            frame = frame[frame["operating_point"] == "all"] if "all" in set(frame["operating_point"]) else frame
+            for _, r in frame.iterrows():
+                rows.append({"dataset": dataset, "detector": det, "method": m, "bucket": r["bucket"],
+                             "faces": int(r["n_faces"]), "recall": r["recall"]})
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    wide = frame.pivot_table(index=["detector", "method"], columns="bucket", values="recall", sort=False).reset_index()
+    counts = frame.drop_duplicates("bucket").set_index("bucket")["faces"]
+    wide.columns = [c if c in ("detector", "method") else f"recall {c} px ({counts[c]} faces)" for c in wide.columns]
+    return wide
 
 
-def build_report(dataset_summaries: list[Path], config: dict, out_dir: Path) -> tuple[Path, Path]:
-    summaries = {}
-    for path in dataset_summaries:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        summaries[Path(path).parent.name] = data
-    datasets = dataset_table(summaries)
-    prov = provenance(config)
+def iqa_table(layout: Layout, datasets: list[str], methods: list[str]) -> tuple[pd.DataFrame, dict]:
+    rows, skipped = [], {}
+    for d in datasets:
+        for m in methods:
+            summary = _read_json(layout.iqa(d, m))
+            if summary is None:
+                continue
+            rows.append({"dataset": d, "method": m, **summary["mean"]})
+            skipped.update({f"{d}: {k}": v for k, v in summary.get("skipped", {}).items()})
+    return pd.DataFrame(rows), skipped
 
-    sections = [
-        ("Datasets", table(datasets) + "".join(dataset_gallery(n, s) for n, s in summaries.items())),
-        ("Provenance", "<pre>" + escape(json.dumps(prov, indent=1)) + "</pre>"),
-    ]
+
+def efficiency_frames(layout: Layout, extra_csvs: list[Path]) -> list[tuple[str, pd.DataFrame]]:
+    frames = []
+    for path in sorted((layout.results / "benchmark").glob("*.csv")):
+        frames.append((f"this run ({path.stem})", pd.read_csv(path)))
+    for path in extra_csvs:
+        if path.is_file():
+            frames.append((f"committed results file {path}", pd.read_csv(path)))
+    return frames
+
+
+def efficiency_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Paper-style table: one row per method, 'time s / memory MB' per resolution."""
+    cells = {}
+    for _, r in frame.iterrows():
+        key = f"{int(r['width'])}x{int(r['height'])}"
+        if r["status"] == "ok":
+            mem = r["peak_mem_mb"] - (0.0 if pd.isna(r["baseline_mem_mb"]) else r["baseline_mem_mb"])
+            text = f"{r['median_s']:.3f} s / {mem:.0f} MB"
+        else:
+            text = str(r["status"])
+        cells.setdefault(r["method"], {})[key] = text
+    out = pd.DataFrame.from_dict(cells, orient="index")
+    out.index.name = "method"
+    return out.reset_index()
+
+
+def _draw(image: np.ndarray, gt, pred, scale: float) -> np.ndarray:
+    img = Image.fromarray(image)
+    if scale != 1.0:
+        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
+    draw = ImageDraw.Draw(img)
+    for x1, y1, x2, y2 in gt:
+        draw.rectangle([x1 * scale, y1 * scale, x2 * scale, y2 * scale], outline=(0, 255, 0), width=2)
+    for x1, y1, x2, y2 in pred:
+        draw.rectangle([x1 * scale, y1 * scale, x2 * scale, y2 * scale], outline=(255, 40, 40), width=1)
+    return np.asarray(img)
+
+
+def _predictions_above(path: Path, threshold: float) -> list[list[float]]:
+    if not path.is_file():
+        return []
+    boxes = []
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 5 and float(parts[4]) >= threshold:
+            boxes.append([float(v) for v in parts[:4]])
+    return boxes
+
+
+def qualitative_panel(layout: Layout, dataset: str, summary: dict, methods: list[str], detector: str | None,
+                      count: int, threshold: float) -> str:
+    """For a few images: each method's output with ground truth (green) and detections (red)."""
+    items = summary["items"][:count]
+    blocks = []
+    for item in items:
+        figs = []
+        for m in methods:
+            path = layout.images(dataset, m) / f"{item['stem']}.png"
+            if not path.is_file():
+                continue
+            pred = _predictions_above(layout.predictions(dataset, m, detector) / f"{item['stem']}.txt", threshold) if detector else []
+            image = read_rgb(path)
+            scale = min(1.0, 300 / image.shape[1])
+            shown = _draw(image, item.get("boxes", []), pred, scale)
+            figs.append(f'<figure><img src="{png_data_uri(shown)}" alt="{escape(m)} {escape(item["stem"])}">'
+                        f"<figcaption>{escape(m)}: {len(pred)} detection(s)</figcaption></figure>")
+        blocks.append(f"<p><b>{escape(dataset)}/{escape(item['stem'])}</b> ({len(item.get('boxes', []))} faces)</p>" + "".join(figs))
+    legend = (f'<p class="note">Green: ground truth. Red: {escape(detector)} detections with raw score &ge; {threshold}.</p>'
+              if detector else "")
+    return legend + "".join(blocks)
+
+
+def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, Path]:
+    layout = Layout(Path(results_dir))
+    datasets = list(config.get("datasets", {}))
+    methods = list(config.get("methods", {"raw": {}}))
+    detectors = list(config.get("detectors", {}))
+    report_cfg = config.get("report", {})
     out_dir.mkdir(parents=True, exist_ok=True)
+    fig_dir = out_dir / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    summaries = {d: _read_json(layout.dataset(d)) for d in datasets}
+
+    html_sections: list[tuple[str, str]] = []
+    md: list[str] = [f"# {TITLE}", ""]
+    tables: dict[str, pd.DataFrame] = {}
+
+    # Datasets
+    ds_rows = [{"dataset": d, "kind": s["kind"], "images": s["images"], "faces": s["faces"],
+                "references": "yes" if s["has_references"] else "no", "path": s["root"]}
+               for d, s in summaries.items() if s]
+    tables["datasets"] = pd.DataFrame(ds_rows)
+    html_sections.append(("Datasets", table(tables["datasets"])))
+    md += ["## Datasets", "", tables["datasets"].to_markdown(index=False), ""]
+
+    # Detection
+    det_datasets = [d for d in datasets if summaries.get(d) and summaries[d]["kind"] == "darkface"]
+    ap_frames = [ap_table(layout, d, methods, detectors) for d in det_datasets]
+    ap = pd.concat([f for f in ap_frames if not f.empty], ignore_index=True) if any(not f.empty for f in ap_frames) else pd.DataFrame()
+    tables["ap"] = ap
+    if ap.empty:
+        html_sections.append(("Face detection (DARK FACE protocol)", '<p class="note">No detection results in this run.</p>'))
+    else:
+        shown = ap.assign(
+            **{"AP [95% CI]": [_fmt_ci(r.AP, r.AP_low, r.AP_high) for r in ap.itertuples()]},
+            **({"gain over raw [95% CI]": [_fmt_ci(getattr(r, "gain_vs_raw", None), getattr(r, "gain_low", None), getattr(r, "gain_high", None))
+                                            if not pd.isna(getattr(r, "gain_vs_raw", np.nan)) else "" for r in ap.itertuples()],
+                "P(gain <= 0)": [("" if pd.isna(getattr(r, "p_gain_le_0", np.nan)) else f"{r.p_gain_le_0:.3f}") for r in ap.itertuples()]}
+               if "gain_vs_raw" in ap else {}),
+        )
+        cols = [c for c in ["dataset", "detector", "method", "AP [95% CI]", "gain over raw [95% CI]", "P(gain <= 0)", "faces"] if c in shown]
+        note = ('<p class="note">AP: official DARK FACE protocol (IoU 0.5, inclusive pixels, 1,000 thresholds). '
+                "CI: 95% bootstrap over images. Gain: paired bootstrap of AP(method) - AP(raw) on the same images; "
+                "P(gain &le; 0) is the fraction of resamples where the method does not beat the raw input.</p>")
+        body = note + table(shown[cols])
+        md += ["## Face detection (DARK FACE protocol)", "", shown[cols].to_markdown(index=False), ""]
+        for d in det_datasets:
+            for det in detectors:
+                curves, aps = {}, {}
+                for m in methods:
+                    pr = layout.eval_dir(d, m, det) / "pr_curve.csv"
+                    apj = _read_json(layout.eval_dir(d, m, det) / "ap.json")
+                    if pr.is_file() and apj:
+                        curves[m], aps[m] = pd.read_csv(pr), apj["ap"]
+                if curves:
+                    png = figures.pr_curves(curves, f"{d}: {det}", aps)
+                    name = f"pr_{d}_{det}.png"
+                    with atomic_write(fig_dir / name, "wb") as handle:
+                        handle.write(png)
+                    body += f'<figure><img src="data:image/png;base64,{_b64(png)}" alt="PR curves {escape(d)} {escape(det)}"><figcaption>PR curves, {escape(d)}, {escape(det)}</figcaption></figure>'
+                    md.append(f"![PR curves {d} {det}](figures/{name})")
+        sizes = pd.concat([size_table(layout, d, methods, detectors).assign(dataset=d) for d in det_datasets], ignore_index=True)
+        tables["size_recall"] = sizes
+        if not sizes.empty:
+            body += "<h3>Recall per face size (every detection counted)</h3>" + table(sizes)
+            md += ["", "### Recall per face size", "", sizes.to_markdown(index=False), ""]
+        html_sections.append(("Face detection (DARK FACE protocol)", body))
+
+    # IQA
+    iqa, skipped = iqa_table(layout, datasets, methods)
+    tables["iqa"] = iqa
+    if iqa.empty:
+        html_sections.append(("Image quality", '<p class="note">No image-quality results in this run.</p>'))
+    else:
+        note = '<p class="note">Means over images. PSNR/SSIM/LPIPS against the normal-light reference (where one exists); NIQE, PIQE, BRISQUE: lower is better.</p>'
+        skipped_html = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(skipped.items()))
+        body = note + table(iqa) + (f"<p class='note'>Skipped metrics:</p><ul class='note'>{skipped_html}</ul>" if skipped else "")
+        html_sections.append(("Image quality", body))
+        md += ["## Image quality", "", iqa.to_markdown(index=False), ""]
+        md += [f"- skipped {k}: {v}" for k, v in sorted(skipped.items())] + [""]
+
+    # Efficiency
+    extra = [Path(p) for p in config.get("benchmark", {}).get("include", [])]
+    body, md_eff = "", []
+    for index, (label, frame) in enumerate(efficiency_frames(layout, extra)):
+        devices = ", ".join(sorted(set(frame["device_name"].astype(str))))
+        meta = f"{label}: {devices}; torch {', '.join(sorted(set(frame['torch_version'].astype(str))))}; {', '.join(sorted(set(frame['date'].astype(str))))}"
+        eff, exps = efficiency_table(frame), scaling_table(frame)
+        png = figures.scaling_plot(frame, meta[:90])
+        name = f"scaling_{index}.png"
+        with atomic_write(fig_dir / name, "wb") as handle:
+            handle.write(png)
+        body += (f"<h3>{escape(meta)}</h3>" + table(eff) + "<p class='note'>Fitted exponents b of cost = a &middot; MP<sup>b</sup>:</p>"
+                 + table(exps) + f'<figure><img src="data:image/png;base64,{_b64(png)}" alt="scaling {escape(label)}"></figure>')
+        md_eff += [f"### {meta}", "", eff.to_markdown(index=False), "", exps.to_markdown(index=False), "", f"![scaling](figures/{name})", ""]
+        tables[f"efficiency_{index}"] = frame
+    if body:
+        note = ("<p class='note'>Median seconds per image after warm-up; memory: CUDA max allocated, or on CPU the peak resident set of a "
+                "fresh process above its level before the first image. OOM / skipped / over_budget are results, not failures.</p>")
+        html_sections.append(("Time and memory per resolution", note + body))
+        md += ["## Time and memory per resolution", "", *md_eff]
+    else:
+        html_sections.append(("Time and memory per resolution", '<p class="note">No benchmark in this run.</p>'))
+
+    # Qualitative panel
+    panel = ""
+    working = float(config.get("report", {}).get("panel_score_threshold", 0.5))
+    for d in det_datasets:
+        panel += qualitative_panel(layout, d, summaries[d], methods, detectors[0] if detectors else None,
+                                   int(report_cfg.get("panel_images", 3)), working)
+    if panel:
+        html_sections.append(("Qualitative comparison", panel))
+
+    prov = provenance(config)
+    html_sections.append(("Provenance", "<pre>" + escape(json.dumps(prov, indent=1)) + "</pre>"))
+    md += ["## Provenance", "", "```json", json.dumps(prov, indent=1), "```", ""]
+
+    for name, frame in tables.items():
+        if not frame.empty:
+            with atomic_write(out_dir / f"{name}.csv", "w", encoding="utf-8") as handle:
+                frame.to_csv(handle, index=False, float_format="%.6g")
     html_path, md_path = out_dir / "index.html", out_dir / "report.md"
-    with atomic_write(out_dir / "datasets.csv", "w", encoding="utf-8") as handle:
-        datasets.to_csv(handle, index=False)
     with atomic_write(html_path, "w", encoding="utf-8") as handle:
-        handle.write(page("Low-light enhancement for face detection: comparison report", sections))
-    md = ["# Low-light enhancement for face detection: comparison report", "", "## Datasets", "",
-          datasets.to_markdown(index=False), "", "## Provenance", "", "```json", json.dumps(prov, indent=1), "```", ""]
+        handle.write(page(TITLE, html_sections))
     with atomic_write(md_path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(md))
     return html_path, md_path
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()

@@ -1,4 +1,4 @@
-# Config validation and the small helpers that turn config into file names.
+# Config validation and the helpers that turn config into file names and command arguments.
 import json
 import shlex
 
@@ -11,23 +11,81 @@ def _validate_config():
     """Fail before any job runs, naming the offending key."""
     try:
         validate(config, schema="../schemas/config.schema.yaml")
-    except Exception as exc:  # WorkflowError with the jsonschema message and key path
+    except Exception as exc:  # WorkflowError carrying the jsonschema message and key path
         raise ValueError(f"invalid configuration: {exc}") from None
+    known = set(_registry_methods())
+    for label, entry in config.get("methods", {}).items():
+        name = (entry or {}).get("method", label)
+        if known and name not in known:
+            raise ValueError(f"invalid configuration: methods.{label}: unknown method {name!r}; known: {', '.join(sorted(known))}")
+
+
+def _registry_methods():
+    try:
+        from enhancers.registry import list_methods
+    except ImportError:  # the workflow can still be linted without the packages installed
+        return []
+    return list_methods()
 
 
 _validate_config()
 
 RESULTS = config.get("results_dir", "results")
 DATASETS = config["datasets"]
+METHODS = config.get("methods", {"raw": {}})
+DETECTORS = config.get("detectors", {})
+EVALUATION = config.get("evaluation", {})
+IQA = config.get("iqa", {})
+BENCHMARK = config.get("benchmark", {})
+DEVICE = config.get("device", "auto")
+
+NAME = "[A-Za-z0-9_-]+"
+
+
+wildcard_constraints:
+    dataset=NAME,
+    method=NAME,
+    detector=NAME,
+    shard=r"\d+",
 
 
 def shell_json(value):
-    """A config section as one shell-quoted JSON argument (rules pass options, never code)."""
+    """A config section as one shell-quoted JSON argument (rules pass data, never code)."""
     return shlex.quote(json.dumps(value, sort_keys=True))
+
+
+def option_args(entry, skip=("method",)):
+    """`--option key=value` arguments for a method or detector entry of the config."""
+    entry = entry or {}
+    return " ".join(
+        "--option " + shlex.quote(f"{key}={json.dumps(value)}") for key, value in sorted(entry.items()) if key not in skip
+    )
+
+
+def method_name(label):
+    return (METHODS[label] or {}).get("method", label)
+
+
+def uses_gpu(label):
+    """Learned and diffusion methods use the GPU when the device allows it (resources: gpu=1)."""
+    if DEVICE == "cpu":
+        return 0
+    try:
+        from enhancers.registry import method_info
+
+        return int(method_info(method_name(label)).family in ("learned", "diffusion"))
+    except Exception:
+        return 0
 
 
 def dataset_path(name):
     return DATASETS[name]["path"]
+
+
+def image_folder(name):
+    """Where the low-light input images of a dataset are."""
+    kind = DATASETS[name]["kind"]
+    return {"darkface": f"{dataset_path(name)}/image", "paired": f"{dataset_path(name)}/low"}.get(kind, dataset_path(name))
 
 
 def dataset_ready_marker(name):
@@ -38,8 +96,75 @@ def dataset_ready_marker(name):
     return []
 
 
+def shards(name):
+    return range(int(DATASETS[name].get("shards", 1)))
+
+
 def dataset_summary(name):
     return f"{RESULTS}/{name}/dataset.json"
+
+
+def detection_datasets():
+    return [d for d, entry in DATASETS.items() if entry["kind"] == "darkface"]
+
+
+def enhanced_dir(wc):
+    return f"{RESULTS}/{wc.dataset}/{wc.method}/images"
+
+
+def predictions_dir(dataset, method, detector):
+    return f"{RESULTS}/{dataset}/{method}/{detector}/predictions"
+
+
+def eval_outputs(dataset, method, detector):
+    return f"{RESULTS}/{dataset}/{method}/{detector}/eval/ap.json"
+
+
+def all_enhance_manifests(wc):
+    return [f"{RESULTS}/{wc.dataset}/{wc.method}/shards/{s}.enhance.json" for s in shards(wc.dataset)]
+
+
+def all_detect_manifests(wc):
+    return [f"{RESULTS}/{wc.dataset}/{wc.method}/{wc.detector}/shards/{s}.detect.json" for s in shards(wc.dataset)]
+
+
+def all_results():
+    """Every per-(dataset, method, detector) result the report reads."""
+    out = [dataset_summary(d) for d in DATASETS]
+    for d in DATASETS:
+        out += [f"{RESULTS}/{d}/{m}/iqa/summary.json" for m in METHODS]
+    for d in detection_datasets():
+        for m in METHODS:
+            for det in DETECTORS:
+                out.append(eval_outputs(d, m, det))
+                if m != "raw" and "raw" in METHODS:
+                    out.append(f"{RESULTS}/{d}/{m}/{det}/eval/vs_raw.json")
+    if BENCHMARK.get("enabled", False):
+        out.append(f"{RESULTS}/benchmark/{benchmark_device()}.csv")
+    return out
+
+
+def benchmark_options():
+    """Per benchmarked label: its registry method, options and weights folder."""
+    out = {}
+    for label in BENCHMARK.get("methods") or list(METHODS):
+        entry = dict(METHODS.get(label) or {})
+        entry.setdefault("method", label)
+        if config.get("weights_dir"):
+            entry.setdefault("weights_dir", config["weights_dir"])
+        out[label] = entry
+    return out
+
+
+def benchmark_device():
+    if DEVICE != "auto":
+        return DEVICE
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
 
 
 def report_outputs():

@@ -1,4 +1,4 @@
-# Datasets: build the demo set when asked, then validate every dataset before anything uses it.
+# Datasets: build the demo set when asked, validate every dataset, split it into shards.
 
 
 rule demo_dataset:
@@ -29,3 +29,17 @@ rule validate_dataset:
         "logs/validate_dataset/{dataset}.log",
     shell:
         "lldata validate {params.path} --kind {params.kind} {params.clip} --report {output.summary} > {log} 2>&1"
+
+
+rule shard_dataset:
+    """Split the validated image list into `shards` stems files (round robin)."""
+    input:
+        summary=f"{RESULTS}/{{dataset}}/dataset.json",
+    output:
+        stems=directory(f"{RESULTS}/{{dataset}}/shards"),
+    params:
+        number=lambda wc: len(shards(wc.dataset)),
+    log:
+        "logs/shard_dataset/{dataset}.log",
+    shell:
+        "lldata shard {input.summary} --shards {params.number} -o {output.stems} > {log} 2>&1"

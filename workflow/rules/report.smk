@@ -1,20 +1,17 @@
-# The comparison report: one standalone HTML page + Markdown + CSV tables.
+# The comparison report: one standalone HTML page + Markdown + CSV tables + figures.
 
 
 rule report:
     input:
-        datasets=expand(dataset_summary("{dataset}"), dataset=list(DATASETS)),
+        all_results(),
     output:
-        html=report(
-            f"{RESULTS}/report/index.html",
-            caption="../report/report.rst",
-            category="Report",
-        ),
+        html=report(f"{RESULTS}/report/index.html", caption="../report/report.rst", category="Report"),
         md=f"{RESULTS}/report/report.md",
     params:
         config=shell_json(config),
+        results=RESULTS,
         out_dir=f"{RESULTS}/report",
     log:
         "logs/report.log",
     shell:
-        "reports build --datasets {input.datasets} --config-json {params.config} -o {params.out_dir} > {log} 2>&1"
+        "reports build --config-json {params.config} --results-dir {params.results} -o {params.out_dir} > {log} 2>&1"

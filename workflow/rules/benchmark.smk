@@ -1,0 +1,25 @@
+# Time and peak memory per method x resolution on this machine's device. It takes every core
+# so that no other job runs beside it and disturbs the timings.
+
+
+rule benchmark:
+    output:
+        report(
+            f"{RESULTS}/benchmark/{{device}}.csv",
+            caption="../report/benchmark.rst",
+            category="Efficiency",
+        ),
+    params:
+        methods=" ".join(BENCHMARK.get("methods") or list(METHODS)),
+        resolutions=" ".join(BENCHMARK.get("resolutions", ["600x400", "1280x720"])),
+        options=lambda wc: shell_json(benchmark_options()),
+        warmup=BENCHMARK.get("warmup", 1),
+        repeats=BENCHMARK.get("repeats", 3),
+        budget=BENCHMARK.get("budget_s", 60),
+    threads: workflow.cores
+    log:
+        "logs/benchmark/{device}.log",
+    shell:
+        "efficiency run --methods {params.methods} --resolutions {params.resolutions} --device {wildcards.device} "
+        "--warmup {params.warmup} --repeats {params.repeats} --budget {params.budget} "
+        "--options-json {params.options} -o {output} > {log} 2>&1"

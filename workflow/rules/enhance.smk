@@ -1,0 +1,26 @@
+# Enhancement: one job per (dataset, method, shard); the model is loaded once per job.
+
+
+rule enhance:
+    """Enhance one shard; the manifest (written last) marks the shard complete."""
+    input:
+        shards=f"{RESULTS}/{{dataset}}/shards",
+    output:
+        manifest=f"{RESULTS}/{{dataset}}/{{method}}/shards/{{shard}}.enhance.json",
+    params:
+        method=lambda wc: method_name(wc.method),
+        options=lambda wc: option_args(METHODS[wc.method]),
+        inputs=lambda wc: image_folder(wc.dataset),
+        out=enhanced_dir,
+        weights=f"--weights-dir {shlex.quote(config['weights_dir'])}" if config.get("weights_dir") else "",
+        device=DEVICE,
+    resources:
+        gpu=lambda wc: uses_gpu(wc.method),
+    log:
+        "logs/enhance/{dataset}/{method}/{shard}.log",
+    benchmark:
+        "benchmarks/enhance/{dataset}/{method}/{shard}.tsv"
+    shell:
+        "enhance --method {params.method} {params.options} --device {params.device} {params.weights} "
+        "--only-stems {input.shards}/{wildcards.shard}.stems --manifest {output.manifest} --no-progress "
+        "-o {params.out} {params.inputs} > {log} 2>&1"
