@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from lldata.cli import main
-from lldata.manifest import filter_by_stems, read_stems, shard_stems, verify_manifest, write_manifest, write_stems
+from lldata.manifest import (
+    filter_by_stems,
+    read_stems,
+    shard_stems,
+    verify_manifest,
+    write_manifest,
+    write_stems,
+)
 
 
 def test_shards_partition_the_stems():
