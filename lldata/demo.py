@@ -71,7 +71,7 @@ class DemoConfig:
     faces_per_image: tuple[int, int] = (2, 5)
     face_size: tuple[int, int] = (15, 60)
     box_margin: float = 0.08
-    darken: DarkenParams = field(default_factory=lambda: DarkenParams(exposure=0.07, photons_at_white=1500.0, read_noise=0.003, colour_cast=(1.0, 0.93, 0.8)))
+    darken: DarkenParams = field(default_factory=lambda: DarkenParams(exposure=0.03, photons_at_white=1500.0, read_noise=0.003, colour_cast=(1.0, 0.93, 0.8)))
 
     def __post_init__(self) -> None:
         if self.num_images < 1:
