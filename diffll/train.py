@@ -808,6 +808,23 @@ class Trainer:
         self._note(f"resumed from {path} at step {self.step} (epoch {self.epoch})")
         return True
 
+    def init_weights(self, path: str | os.PathLike[str]) -> None:
+        """Start from exported weights (the project's inference format) with a fresh optimiser.
+
+        For continuing a run whose full checkpoint is not at hand (e.g. on a new machine that
+        only has the last fp16 export); unlike :meth:`resume` this is not an exact continuation.
+        """
+        from diffll.checkpoint import load_checkpoint
+
+        model, net_cfg, record = load_checkpoint(path, device="cpu")
+        if net_cfg.to_dict() != self.net_cfg.to_dict():
+            raise ValueError(f"{path}: network config {net_cfg.to_dict()} differs from the training config {self.net_cfg.to_dict()}")
+        state = {k: v.float() for k, v in model.state_dict().items()}
+        self.model.load_state_dict(state, strict=True)
+        self.ema.model.load_state_dict(state, strict=True)
+        self.initialised_from = str(path)
+        self._note(f"initialised weights from {path} (step {record.get('metadata', {}).get('step', '?')} of an earlier run)")
+
     def save_checkpoint(self, best: bool = False) -> Path:
         folder = self.out_dir / "checkpoints"
         path = folder / ("best.pt" if best else f"step-{self.step:08d}.pt")

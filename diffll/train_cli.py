@@ -138,8 +138,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         cfg = load_train_config(args.config, args.set)
         out = Path(args.out) if args.out else Path("results") / "train" / Path(args.config).stem
         trainer = Trainer(cfg, out, device=args.device)
-        if args.resume:
-            trainer.resume(args.resume)
+        resumed = trainer.resume(args.resume) if args.resume else False
+        if args.init_weights and not resumed:
+            trainer.init_weights(args.init_weights)
     except (FileNotFoundError, ValueError, RuntimeError, ImportError) as exc:
         _err(str(exc))
         return 2
@@ -196,6 +197,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train DiffLL (Algorithm 1) with exact resume")
     p.add_argument("--config", required=True, help="training YAML (see config/train/)")
     p.add_argument("--resume", default=None, help="'auto' (newest checkpoint of --out) or a checkpoint path")
+    p.add_argument("--init-weights", help="exported model to start from when there is nothing to resume (fresh optimiser)")
     p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget; stops after saving")
     p.add_argument("--max-steps", type=int, default=None, help="override run.max_steps")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: the config's)")
