@@ -127,6 +127,41 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- pairs-to-dataset -------------------------------------------------------------------------
+
+
+def pairs_to_dataset(list_path: str | Path, out_dir: str | Path, split: str) -> int:
+    """Write one split of a pair list as a ``paired`` dataset (``low/`` + ``high/``, PNG).
+
+    Stems are ``<scene>_<low frame>`` so that several inputs of one scene keep their own name;
+    the target is repeated under each stem. This is how the evaluation workflow scores methods
+    on the validation scenes with the same code as any LOL-style set.
+    """
+    from diffll.pairs import read_pair_list, resolve_pair_paths
+    from lldata.datasets import write_paired_item
+    from lldata.imageio import read_rgb
+
+    record = read_pair_list(list_path)
+    root = resolve_pair_paths(record, list_path)
+    chosen = [p for p in record["pairs"] if p["split"] == split]
+    if not chosen:
+        raise ValueError(f"{list_path}: no pairs in split {split!r}")
+    for pair in chosen:
+        stem = f"{pair['scene']}_{Path(pair['low']).stem}"
+        write_paired_item(out_dir, stem, read_rgb(root / pair["low"]), read_rgb(root / pair["target"]))
+    return len(chosen)
+
+
+def _cmd_pairs_to_dataset(args: argparse.Namespace) -> int:
+    try:
+        count = pairs_to_dataset(args.pair_list, args.out_dir, args.split)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        _err(str(exc))
+        return 2
+    print(f"wrote {count} {args.split} pairs to {args.out_dir} (low/ + high/)")
+    return 0
+
+
 # ---- train ------------------------------------------------------------------------------------
 
 
@@ -193,6 +228,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", type=int, default=None,
                    help="re-encode every frame as JPEG at this quality (default: copy JPEGs as they are)")
     p.set_defaults(func=_cmd_pack)
+
+    p = subparsers.add_parser("pairs-to-dataset", help="write one split of a pair list as a paired dataset")
+    p.add_argument("pair_list")
+    p.add_argument("out_dir")
+    p.add_argument("--split", default="val")
+    p.set_defaults(func=_cmd_pairs_to_dataset)
 
     p = subparsers.add_parser("train", help="train DiffLL (Algorithm 1) with exact resume")
     p.add_argument("--config", required=True, help="training YAML (see config/train/)")

@@ -31,7 +31,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         import torch
 
         settings.device = "cuda" if torch.cuda.is_available() else "cpu"
-    frame = run_benchmark(args.methods, settings, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    frame = run_benchmark(args.methods, settings, progress=lambda m: print(m, file=sys.stderr, flush=True), partial_csv=args.output)
     write_csv(frame, args.output)
     shown = frame[["method", "width", "height", "status", "median_s", "peak_mem_mb"]]
     print(shown.to_string(index=False))

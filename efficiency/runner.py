@@ -99,7 +99,9 @@ def run_cell(method: str, width: int, height: int, settings: BenchmarkSettings) 
     return result
 
 
-def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=print) -> pd.DataFrame:
+def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=print, partial_csv: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Measure every (method, resolution) cell; with ``partial_csv`` the table so far is written
+    after each cell, so an interrupted benchmark keeps what it measured."""
     import torch
 
     rows = []
@@ -124,6 +126,8 @@ def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=prin
             progress(f"{method} {width}x{height}: {result['status']} {shown}")
             if result["status"] != "ok":
                 stop_reason = f"{result['status']} at {width}x{height}"
+            if partial_csv is not None:
+                write_csv(pd.DataFrame(rows, columns=COLUMNS), partial_csv)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -238,6 +238,8 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
                     body += f'<figure><img src="data:image/png;base64,{_b64(png)}" alt="PR curves {escape(d)} {escape(det)}"><figcaption>PR curves, {escape(d)}, {escape(det)}</figcaption></figure>'
                     md.append(f"![PR curves {d} {det}](figures/{name})")
         sizes = pd.concat([size_table(layout, d, methods, detectors).assign(dataset=d) for d in det_datasets], ignore_index=True)
+        if not sizes.empty:
+            sizes = sizes[["dataset", *[c for c in sizes.columns if c != "dataset"]]]
         tables["size_recall"] = sizes
         if not sizes.empty:
             body += "<h3>Recall per face size (every detection counted)</h3>" + table(sizes)

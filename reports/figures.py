@@ -24,7 +24,7 @@ def _png(fig) -> bytes:
 
 def pr_curves(curves: dict[str, pd.DataFrame], title: str, aps: dict[str, float]) -> bytes:
     """One PR curve per method (recall on x)."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig, ax = plt.subplots(figsize=(7.6, 4.6))
     cmap = plt.get_cmap("tab20")
     for i, (method, curve) in enumerate(curves.items()):
         style = "-" if method != "raw" else "--"
@@ -32,7 +32,7 @@ def pr_curves(curves: dict[str, pd.DataFrame], title: str, aps: dict[str, float]
                 lw=1.6, label=f"{method} (AP {aps.get(method, float('nan')):.3f})")
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right", frameon=False)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return _png(fig)
 
 

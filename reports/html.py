@@ -17,8 +17,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem 
 padding:0 1rem;color:#222;line-height:1.45}
 h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
 table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}
-th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+th,td{border:1px solid #ccc;padding:.25rem .5rem}
+th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}.txt{text-align:left}
 figure{display:inline-block;margin:.3rem;vertical-align:top}figcaption{font-size:.8rem;color:#555;max-width:320px}
 img{max-width:100%;height:auto}.note{color:#555;font-size:.9rem}code{background:#f5f5f5;padding:0 .2rem}
 .scroll{overflow-x:auto}
@@ -40,8 +40,23 @@ def png_data_uri(image: np.ndarray, max_side: int | None = None) -> str:
 
 
 def table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
-    formatters = {c: (lambda v, f=float_format: "" if pd.isna(v) else f.format(v)) for c in frame.columns if frame[c].dtype.kind == "f"}
-    return '<div class="scroll">' + frame.to_html(index=False, border=0, escape=True, formatters=formatters, na_rep="") + "</div>"
+    """An HTML table: numbers right-aligned with fixed decimals, text left-aligned."""
+    numeric = [frame[c].dtype.kind in "fiu" for c in frame.columns]
+    head = "".join(f'<th class="{"num" if n else "txt"}">{escape(c)}</th>' for c, n in zip(frame.columns, numeric, strict=True))
+    rows = []
+    for values in frame.itertuples(index=False):
+        cells = []
+        for value, is_num in zip(values, numeric, strict=True):
+            if value is None or (isinstance(value, float) and pd.isna(value)):
+                text = ""
+            elif isinstance(value, float):
+                text = float_format.format(value)
+            else:
+                text = str(value)
+            cells.append(f'<td class="{"num" if is_num else "txt"}">{escape(text)}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
 
 
 def page(title: str, sections: list[tuple[str, str]]) -> str:

@@ -243,3 +243,38 @@ def test_activation_checkpointing_and_bf16_autocast_paths(lol: Path, tmp_path: P
     ckpt.autocast_dtype = torch.bfloat16
     terms = ckpt.train_step(batch)
     assert all(np.isfinite(v) for v in terms.values())
+
+
+def test_init_weights_starts_from_an_export_and_refuses_other_sizes(lol: Path, tmp_path: Path) -> None:
+    from diffll.export import export_training_checkpoint
+
+    cfg = tiny_config(lol)
+    first = Trainer(cfg, tmp_path / "a", device="cpu", quiet=True)
+    first.fit(max_steps=1)
+    export_training_checkpoint(find_latest_checkpoint(tmp_path / "a"), tmp_path / "export")
+    second = Trainer(cfg, tmp_path / "b", device="cpu", quiet=True)
+    second.init_weights(tmp_path / "export")
+    for (name, p), q in zip(first.ema.model.state_dict().items(), second.model.state_dict().values(), strict=True):
+        assert torch.allclose(p.float(), q, atol=1e-2, rtol=1e-3), name  # the export is fp16
+    other = Trainer(tiny_config(lol, "model.ch=64"), tmp_path / "c", device="cpu", quiet=True)
+    with pytest.raises(ValueError, match="differs"):
+        other.init_weights(tmp_path / "export")
+
+
+def test_pairs_to_dataset_writes_a_paired_set(tmp_path: Path) -> None:
+    from diffll.train_cli import pairs_to_dataset
+    from lldata.datasets import load_dataset
+
+    frames = tmp_path / "frames"
+    for name, value in (("1", 20), ("2", 40), ("3", 150)):
+        write_png(frames / f"{name}.png", np.full((8, 12, 3), value, np.uint8))
+    pair_list = {"format": "diffll-pairs", "version": 1, "root": "frames", "pairs": [
+        {"scene": "s1", "low": "1.png", "target": "3.png", "split": "val"},
+        {"scene": "s1", "low": "2.png", "target": "3.png", "split": "val"},
+        {"scene": "s2", "low": "2.png", "target": "3.png", "split": "train"}]}
+    (tmp_path / "pairs.json").write_text(json.dumps(pair_list))
+    assert pairs_to_dataset(tmp_path / "pairs.json", tmp_path / "val", "val") == 2
+    ds = load_dataset(tmp_path / "val", "paired")
+    assert [i.stem for i in ds] == ["s1_1", "s1_2"]
+    with pytest.raises(ValueError, match="no pairs in split"):
+        pairs_to_dataset(tmp_path / "pairs.json", tmp_path / "none", "test")

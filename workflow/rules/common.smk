@@ -1,6 +1,7 @@
 # Config validation and the helpers that turn config into file names and command arguments.
 import json
 import shlex
+from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
@@ -93,6 +94,8 @@ def dataset_ready_marker(name):
     entry = DATASETS[name]
     if entry.get("generate") == "demo":
         return f"{entry['path']}/manifest.json"
+    if entry.get("generate") == "sice_pairs":
+        return f"{entry['path']}/pairs.json"
     return []
 
 

@@ -15,6 +15,24 @@ rule demo_dataset:
         "lldata demo {wildcards.path} --options-json {params.options} > {log} 2>&1"
 
 
+rule sice_pairs_dataset:
+    """Real paired data from SICE exposure sequences: find scenes and pairs, write one split as
+    a paired dataset. pairs.json is moved into place last: it marks the dataset complete."""
+    output:
+        pairs="{path}/pairs.json",
+    wildcard_constraints:
+        path="|".join(d["path"] for d in DATASETS.values() if d.get("generate") == "sice_pairs") or "NO_SICE",
+    params:
+        source=lambda wc: next(d["source"] for d in DATASETS.values() if d["path"] == wc.path),
+        split=lambda wc: next(d.get("split", "val") for d in DATASETS.values() if d["path"] == wc.path),
+    log:
+        "logs/sice_pairs_dataset/{path}.log",
+    shell:
+        "(diffll pairs {params.source} -o {wildcards.path}/pairs.tmp.json && "
+        "diffll pairs-to-dataset {wildcards.path}/pairs.tmp.json {wildcards.path} --split {params.split} && "
+        "mv {wildcards.path}/pairs.tmp.json {output.pairs}) > {log} 2>&1"
+
+
 rule validate_dataset:
     """Check images, labels and boxes; the JSON summary lists the items every later job uses."""
     input:

@@ -1,0 +1,39 @@
+# Training DiffLL (not part of `all`): `snakemake --cores 8 train --configfile my.yaml`
+# with `training: {configs: [config/train/gpu.yaml], sice_dir: ../shared/data/sice}`.
+# Resumes from the newest checkpoint when rerun; exports fp16 weights + model card at the end.
+TRAINING = config.get("training", {})
+
+
+rule sice_pair_list:
+    """Scenes and (under-exposed, well-exposed) pairs from SICE exposure sequences."""
+    output:
+        f"{RESULTS}/train/sice_pairs.json",
+    params:
+        source=TRAINING.get("sice_dir", "../shared/data/sice"),
+    log:
+        "logs/train/sice_pair_list.log",
+    shell:
+        "diffll pairs {params.source} -o {output} > {log} 2>&1"
+
+
+rule train_diffll:
+    input:
+        pairs=f"{RESULTS}/train/sice_pairs.json",
+        config="config/train/{name}.yaml",
+    output:
+        model=directory(f"{RESULTS}/train/{{name}}/export"),
+    params:
+        run=f"{RESULTS}/train/{{name}}",
+    resources:
+        gpu=1,
+    log:
+        "logs/train/{name}.log",
+    shell:
+        "(diffll train --config {input.config} --set data.pair_list={input.pairs} --out {params.run} --resume auto && "
+        "diffll export {params.run} {output.model}) > {log} 2>&1"
+
+
+rule train:
+    """Target: train every configured model."""
+    input:
+        expand(f"{RESULTS}/train/{{name}}/export", name=[Path(c).stem for c in TRAINING.get("configs", [])]),
