@@ -54,7 +54,7 @@ def test_end_to_end_outputs(tmp_path):
     dataset = json.loads((res / "tiny" / "dataset.json").read_text())
     stems = [i["stem"] for i in dataset["items"]]
     assert dataset["images"] == 3 and (tmp_path / "data" / "tiny" / "manifest.json").is_file()
-    assert sorted((res / "tiny" / "shards").iterdir()) == [res / "tiny" / "shards" / "0.stems", res / "tiny" / "shards" / "1.stems"]
+    assert sorted(p.name for p in (res / "tiny" / "shards").glob("*.stems")) == ["0.stems", "1.stems"]
     for method in ("raw", "clahe"):
         assert sorted(p.stem for p in (res / "tiny" / method / "images").glob("*.png")) == sorted(stems)
         assert sorted(p.stem for p in (res / "tiny" / method / "retinaface" / "predictions").glob("*.txt")) == sorted(stems)
@@ -88,7 +88,7 @@ def test_end_to_end_outputs(tmp_path):
     table = pd.read_csv(res / "report" / "ap.csv")
     reported = table[(table.method == "clahe") & (table.detector == "retinaface")]["AP"].item()
     assert reported == pytest.approx(direct_ap, abs=1e-6)
-    items = [(i["stem"], res / "tiny" / "clahe" / "images" / f"{i['stem']}.png", Path(i["reference"])) for i in dataset["items"]]
+    items = [(i["stem"], res / "tiny" / "clahe" / "images" / f"{i['stem']}.png", tmp_path / i["reference"]) for i in dataset["items"]]
     scores, _ = score_images(items, ["psnr"])
     iqa_table = pd.read_csv(res / "report" / "iqa.csv")
     assert iqa_table[iqa_table.method == "clahe"]["psnr"].item() == pytest.approx(scores["psnr"].mean(), abs=1e-4)
@@ -137,7 +137,7 @@ def test_lint_is_clean_and_dry_runs_work():
     lint = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--cores", "1"], cwd=REPO_ROOT, capture_output=True,
                           text=True, env=env, timeout=300)
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    assert "Congratulations, your workflow is in a very good shape" in lint.stdout + lint.stderr
+    assert "Congratulations" in lint.stdout + lint.stderr
     dry = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1"], cwd=REPO_ROOT, capture_output=True,
                          text=True, env=env, timeout=300)
     assert dry.returncode == 0, dry.stderr[-2000:]

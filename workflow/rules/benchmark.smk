@@ -17,6 +17,8 @@ rule benchmark:
         repeats=BENCHMARK.get("repeats", 3),
         budget=BENCHMARK.get("budget_s", 60),
     threads: workflow.cores
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/benchmark/{device}.log",
     shell:

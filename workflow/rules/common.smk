@@ -59,7 +59,7 @@ def option_args(entry, skip=("method",)):
     """`--option key=value` arguments for a method or detector entry of the config."""
     entry = entry or {}
     return " ".join(
-        "--option " + shlex.quote(f"{key}={json.dumps(value)}") for key, value in sorted(entry.items()) if key not in skip
+        f"--option {shlex.quote(f'{key}={json.dumps(value)}')}" for key, value in sorted(entry.items()) if key not in skip
     )
 
 
@@ -168,6 +168,19 @@ def benchmark_device():
         return "cuda" if torch.cuda.is_available() else "cpu"
     except ImportError:
         return "cpu"
+
+
+def iqa_cache():
+    """TORCH_HOME for pyiqa's files: the configured cache, or a folder under results for NIQE."""
+    if IQA.get("cache_dir"):
+        return IQA["cache_dir"]
+    return f"{RESULTS}/torch-cache" if IQA.get("niqe_params") else None
+
+
+def niqe_file(wc):
+    if IQA.get("niqe_params") and "niqe" in IQA.get("metrics", []):
+        return f"{iqa_cache()}/hub/pyiqa/niqe_modelparameters.mat"
+    return []
 
 
 def report_outputs():

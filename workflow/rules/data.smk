@@ -9,6 +9,8 @@ rule demo_dataset:
         path="|".join(d["path"] for d in DATASETS.values() if d.get("generate") == "demo") or "NO_DEMO",
     params:
         options=shell_json(config.get("demo", {})),
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/demo_dataset/{path}.log",
     shell:
@@ -25,6 +27,8 @@ rule sice_pairs_dataset:
     params:
         source=lambda wc: next(d["source"] for d in DATASETS.values() if d["path"] == wc.path),
         split=lambda wc: next(d.get("split", "val") for d in DATASETS.values() if d["path"] == wc.path),
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/sice_pairs_dataset/{path}.log",
     shell:
@@ -43,6 +47,8 @@ rule validate_dataset:
         path=lambda wc: dataset_path(wc.dataset),
         kind=lambda wc: DATASETS[wc.dataset]["kind"],
         clip=lambda wc: "--clip-boxes" if DATASETS[wc.dataset].get("clip_boxes") else "",
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/validate_dataset/{dataset}.log",
     shell:
@@ -57,6 +63,8 @@ rule shard_dataset:
         stems=directory(f"{RESULTS}/{{dataset}}/shards"),
     params:
         number=lambda wc: len(shards(wc.dataset)),
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/shard_dataset/{dataset}.log",
     shell:

@@ -14,6 +14,8 @@ rule detect:
         images=enhanced_dir,
         out=lambda wc: predictions_dir(wc.dataset, wc.method, wc.detector),
         device=DEVICE,
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/detect/{dataset}/{method}/{detector}/{shard}.log",
     benchmark:
@@ -39,6 +41,8 @@ rule evaluate:
         seed=EVALUATION.get("seed", 0),
         threshold=EVALUATION.get("working_threshold", 0.5),
         edges=",".join(str(e) for e in EVALUATION.get("size_edges", [16, 32])),
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/evaluate/{dataset}/{method}/{detector}.log",
     shell:
@@ -60,6 +64,8 @@ rule compare_with_raw:
         pred=lambda wc: predictions_dir(wc.dataset, wc.method, wc.detector),
         bootstrap=EVALUATION.get("bootstrap", 1000),
         seed=EVALUATION.get("seed", 0),
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/compare_with_raw/{dataset}/{method}/{detector}.log",
     shell:

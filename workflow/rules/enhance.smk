@@ -16,6 +16,8 @@ rule enhance:
         device=DEVICE,
     resources:
         gpu=lambda wc: uses_gpu(wc.method),
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/enhance/{dataset}/{method}/{shard}.log",
     benchmark:

@@ -6,23 +6,13 @@ rule niqe_params:
     input:
         npz=IQA.get("niqe_params") or [],
     output:
-        f"{IQA.get('cache_dir') or 'results/torch-cache'}/hub/pyiqa/niqe_modelparameters.mat",
+        f"{iqa_cache() or RESULTS}/hub/pyiqa/niqe_modelparameters.mat",
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/niqe_params.log",
     shell:
         "iqa install-niqe {input.npz} --cache-dir $(dirname {output}) > {log} 2>&1"
-
-
-def niqe_file(wc):
-    if IQA.get("niqe_params") and "niqe" in IQA.get("metrics", []):
-        return rules.niqe_params.output
-    return []
-
-
-def iqa_cache():
-    if IQA.get("cache_dir"):
-        return IQA["cache_dir"]
-    return "results/torch-cache" if IQA.get("niqe_params") else None
 
 
 rule iqa:
@@ -37,6 +27,8 @@ rule iqa:
         images=enhanced_dir,
         metrics=" ".join(IQA.get("metrics", ["psnr", "ssim", "piqe"])),
         cache=f"TORCH_HOME={shlex.quote(iqa_cache())} " if iqa_cache() else "",
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/iqa/{dataset}/{method}.log",
     shell:

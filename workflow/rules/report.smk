@@ -9,8 +9,10 @@ rule report:
         md=f"{RESULTS}/report/report.md",
     params:
         config=shell_json(config),
-        results=RESULTS,
-        out_dir=f"{RESULTS}/report",
+        results=lambda wc, output: Path(output.html).parent.parent,
+        out_dir=lambda wc, output: Path(output.html).parent,
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/report.log",
     shell:

@@ -10,6 +10,8 @@ rule sice_pair_list:
         f"{RESULTS}/train/sice_pairs.json",
     params:
         source=TRAINING.get("sice_dir", "../shared/data/sice"),
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/train/sice_pair_list.log",
     shell:
@@ -23,9 +25,11 @@ rule train_diffll:
     output:
         model=directory(f"{RESULTS}/train/{{name}}/export"),
     params:
-        run=f"{RESULTS}/train/{{name}}",
+        run=lambda wc, output: Path(output.model).parent,
     resources:
         gpu=1,
+    conda:
+        "../envs/lowlight.yaml"
     log:
         "logs/train/{name}.log",
     shell:
