@@ -7,7 +7,7 @@
 Modes: ``fp32`` (eager, explicit attention matrices, contiguous tensors: operation for
 operation the authors' code), ``bf16`` (bf16 autocast + channels_last + fused attention), and
 ``bf16-compile`` (the same under ``torch.compile``). Every (size, mode) runs in a fresh child
-process so that its peak memory is its own: ``ru_maxrss`` of the child on CPU (the whole
+process so that its peak memory is its own: ``VmHWM`` of the child on CPU (the whole
 process, torch and weights included; the RSS before the first forward is reported beside it),
 ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats`` on CUDA. Each mode
 starts from the same start noise, and the PSNR of its output against the fp32 output is
@@ -67,6 +67,18 @@ CSV_FIELDS = (
     "error",
 )
 
+
+
+def _peak_rss_bytes() -> int:
+    """This process image's peak resident set (VmHWM): ``ru_maxrss`` would carry the parent's
+    high-water mark across fork and exec and hide a child's smaller peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB of two [0, 1] images (inf when identical)."""
@@ -133,7 +145,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss_before = _peak_rss_bytes()
     for _ in range(int(spec["warmup"])):
         enhancer.enhance(x, noise=noise)
     if device.type == "cuda":
@@ -151,7 +163,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         peak, kind = torch.cuda.max_memory_allocated(device), "cuda_max_memory_allocated"
         device_name = torch.cuda.get_device_name(device)
     else:
-        peak, kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "ru_maxrss"
+        peak, kind = _peak_rss_bytes(), "vm_hwm"
         device_name = platform.processor() or platform.machine()
         try:
             for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -3,7 +3,7 @@
 Run as ``python -m efficiency.worker '<json spec>'``. The parent reads the last stdout line.
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``
 (the method's own allocations, weights included); on CPU the process's peak resident set
-(``ru_maxrss``), reported both in total and above the resident set before the first call
+(``VmHWM``), reported both in total and above the resident set before the first call
 (interpreter, libraries and weights are in the baseline).
 """
 
@@ -20,7 +20,17 @@ import numpy as np
 
 
 def _rss_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    """Peak resident set of this process image: VmHWM. ``ru_maxrss`` is not usable here because
+    Linux carries the parent's high-water mark across fork and exec, so a child started by a
+    large parent (e.g. pytest with torch loaded) would report the parent's peak."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _rss_now_mb() -> float:

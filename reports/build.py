@@ -106,9 +106,10 @@ def iqa_table(layout: Layout, datasets: list[str], methods: list[str]) -> tuple[
     return pd.DataFrame(rows), skipped
 
 
-def efficiency_frames(layout: Layout, extra_csvs: list[Path]) -> list[tuple[str, pd.DataFrame]]:
+def efficiency_frames(layout: Layout, extra_csvs: list[Path], this_run: bool) -> list[tuple[str, pd.DataFrame]]:
+    """The benchmark of this run (when the config enables it) and any committed result files."""
     frames = []
-    for path in sorted((layout.results / "benchmark").glob("*.csv")):
+    for path in sorted((layout.results / "benchmark").glob("*.csv")) if this_run else []:
         frames.append((f"this run ({path.stem})", pd.read_csv(path)))
     for path in extra_csvs:
         if path.is_file():
@@ -262,7 +263,8 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
     # Efficiency
     extra = [Path(p) for p in config.get("benchmark", {}).get("include", [])]
     body, md_eff = "", []
-    for index, (label, frame) in enumerate(efficiency_frames(layout, extra)):
+    this_run = bool(config.get("benchmark", {}).get("enabled", False))
+    for index, (label, frame) in enumerate(efficiency_frames(layout, extra, this_run)):
         devices = ", ".join(sorted(set(frame["device_name"].astype(str))))
         meta = f"{label}: {devices}; torch {', '.join(sorted(set(frame['torch_version'].astype(str))))}; {', '.join(sorted(set(frame['date'].astype(str))))}"
         eff, exps = efficiency_table(frame), scaling_table(frame)

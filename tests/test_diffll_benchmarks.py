@@ -33,7 +33,7 @@ def test_benchmark_smoke_writes_csv(tmp_path: Path) -> None:
     for row in rows:
         assert row["error"] == ""
         assert float(row["median_s"]) > 0 and int(row["peak_mem_bytes"]) > 0
-        assert row["peak_mem_kind"] == "ru_maxrss" and row["torch_version"]
+        assert row["peak_mem_kind"] == "vm_hwm" and row["torch_version"]
         assert (row["width"], row["height"], row["steps"]) == ("64", "32", "2")
     assert rows[0]["psnr_vs_fp32_db"] == "inf"
     assert float(rows[1]["psnr_vs_fp32_db"]) > 30
