@@ -51,8 +51,9 @@ wildcard_constraints:
 
 
 def shell_json(value):
-    """A config section as one shell-quoted JSON argument (rules pass data, never code)."""
-    return shlex.quote(json.dumps(value, sort_keys=True))
+    """A config section as one shell-quoted JSON argument (rules pass data, never code).
+    Key order is the config's own, so tables and panels list methods as the user wrote them."""
+    return shlex.quote(json.dumps(value))
 
 
 def option_args(entry, skip=("method",)):
