@@ -5,8 +5,9 @@
     python -m diffll.benchmarks --config small --sizes 64x64 --repeats 1 --warmup 0  # smoke test
 
 Modes: ``fp32`` (eager, explicit attention matrices, contiguous tensors: operation for
-operation the authors' code), ``bf16`` (bf16 autocast + channels_last + fused attention), and
-``bf16-compile`` (the same under ``torch.compile``). Every (size, mode) runs in a fresh child
+operation the authors' code), ``bf16`` (networks held in bf16 + channels_last + fused
+attention; wavelets, residuals and sampler in fp32), and ``bf16-compile`` (the same under
+``torch.compile``). Every (size, mode) runs in a fresh child
 process so that its peak memory is its own: ``VmHWM`` of the child on CPU (the whole
 process, torch and weights included; the RSS before the first forward is reported beside it),
 ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats`` on CUDA. Each mode

@@ -86,8 +86,8 @@ class HFRM(nn.Module):
         if x.shape[0] % 3:
             raise ValueError(f"HFRM expects 3B bands on the batch axis, got batch {x.shape[0]}")
         n = x.shape[0] // 3
-        residual = x
-        f = self.conv_head(x)
+        residual = x  # kept in its own dtype: the global residual is added at full precision
+        f = self.conv_head(x.to(self.conv_head.point_conv.weight.dtype))
         f_hl, f_lh, f_hh = f[:n], f[n : 2 * n], f[2 * n :]
         hh_from_lh = self.cross_attention0(f_lh, f_hh)
         hh_from_hl = self.cross_attention1(f_hl, f_hh)

@@ -7,9 +7,10 @@ Two precisions:
 
 * ``"fp32"``: operation for operation the authors' computation (explicit attention matrices,
   contiguous tensors), the reference path.
-* ``"bf16"``: the UNet and HFRM convolutions/matmuls under bfloat16 autocast, channels_last
-  weights, fused ``scaled_dot_product_attention``; Haar transforms, the noise schedule and the
-  DDIM update stay float32. Used on CUDA, and on CPUs whose oneDNN build supports bf16 (falls
+* ``"bf16"``: the UNet and HFRM weights held in bfloat16 (channels_last), fused
+  ``scaled_dot_product_attention``; Haar transforms, the HFRM's global residual, the noise
+  schedule and the DDIM update stay float32. (Holding the weights in bf16 measured ~10% faster
+  on CPU than autocast over fp32 weights, which casts every weight at every call.) Used on CUDA, and on CPUs whose oneDNN build supports bf16 (falls
   back to fp32 with a warning elsewhere).
 
 The only randomness is the start noise of the sampler. It is drawn on the CPU in float32, one
@@ -18,7 +19,6 @@ generator per image, so the same seed gives the same bytes whatever the device o
 
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
 from collections.abc import Sequence
@@ -109,7 +109,14 @@ class Enhancer:
 
         self.model = model.to(self.device).eval()
         if self.precision == "bf16":
+            # The networks are held in bf16 (no autocast: no per-call weight casts, half the
+            # weight memory); the wavelet transforms, the HFRM's global residual and the
+            # sampler's arithmetic stay float32 (the networks cast their inputs, see
+            # UNet.forward and HFRM.forward; the sampler casts eps back).
             self.model.Unet.set_attention_backend("sdpa")
+            self.model.Unet.to(torch.bfloat16)
+            for hfrm in self.model.hfrms:
+                hfrm.to(torch.bfloat16)
             self.model.to(memory_format=torch.channels_last)
         else:
             self.model.Unet.set_attention_backend("math")
@@ -158,17 +165,11 @@ class Enhancer:
 
     # ---- running -----------------------------------------------------------------------------
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "bf16":
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     def _run(self, x_m11: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """One padded block through the network; [0, 1] float32 output."""
         if self.precision == "bf16":
             x_m11 = x_m11.contiguous(memory_format=torch.channels_last)
-        with self._autocast():
-            out = self.model.forward_inference(x_m11, noise, num_steps=self.steps)["output"]
+        out = self.model.forward_inference(x_m11, noise, num_steps=self.steps)["output"]
         return out.float()
 
     def choose_tile(self, batch: int, height: int, width: int) -> int | None:

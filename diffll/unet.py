@@ -229,10 +229,11 @@ class UNet(nn.Module):
             t = t[None]
         if t.shape[0] == 1 and x.shape[0] != 1:
             t = t.expand(x.shape[0])
-        temb = timestep_embedding(t, self.ch)
+        # fp32 sinusoids, then the weights' dtype (a no-op unless the network is held in bf16)
+        temb = timestep_embedding(t, self.ch).to(self.conv_in.weight.dtype)
         temb = self.temb.dense[1](swish(self.temb.dense[0](temb)))
 
-        hs = [self.conv_in(x)]
+        hs = [self.conv_in(x.to(self.conv_in.weight.dtype))]
         for level, down in enumerate(self.down):
             for i_block, block in enumerate(down.block):
                 h = block(hs[-1], temb)
