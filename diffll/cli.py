@@ -1,7 +1,8 @@
 """``diffll`` command line: enhance images, convert the authors' checkpoint (and train, see hook).
 
     diffll enhance INPUT... -o OUT --checkpoint CKPT [--steps S] [--seed N] [--device auto]
-                   [--precision fp32|bf16] [--tile N|auto] [--tile-overlap P] [--batch N]
+                   [--precision fp32|bf16] [--tile N|auto] [--tile-mode strips|blend]
+                   [--tile-overlap P] [--batch N]
     diffll convert-official model.pth.tar OUT_DIR
 
 Outputs are PNGs named after the input stem. Each image's start noise comes from a seed derived
@@ -97,9 +98,22 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     enh.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     enh.add_argument(
-        "--tile", type=_tile_arg, default=None, help="tile side (multiple of 32) or auto"
+        "--tile",
+        type=_tile_arg,
+        default=None,
+        help="split large frames: rows per strip / tile side (multiple of 32), or auto",
     )
-    enh.add_argument("--tile-overlap", type=int, default=64, help="minimum tile overlap in pixels")
+    enh.add_argument(
+        "--tile-mode",
+        choices=("strips", "blend"),
+        default="strips",
+        help="strips: full-frame result, HFRMs on row strips, UNet on the whole low band "
+        "(default); blend: overlapping tiles of the whole network, memory bounded for any "
+        "size but the output departs from the full frame's",
+    )
+    enh.add_argument(
+        "--tile-overlap", type=int, default=64, help="minimum overlap of blended tiles in pixels"
+    )
     enh.add_argument("--batch", type=int, default=1, help="images per forward (same size only)")
     enh.add_argument("--compile", action="store_true", help="torch.compile the networks")
     enh.set_defaults(func=_cmd_enhance)
@@ -182,6 +196,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
             compile=args.compile,
             steps=args.steps,
             tile_overlap=args.tile_overlap,
+            tile_mode=args.tile_mode,
         )
     except (CheckpointError, ValueError, RuntimeError) as exc:
         print(f"diffll: error: {exc}", file=sys.stderr)

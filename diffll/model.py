@@ -19,6 +19,7 @@ from diffll.config import DiffLLConfig
 from diffll.hfrm import HFRM
 from diffll.sampler import DDIMSampler
 from diffll.schedule import NoiseSchedule
+from diffll.tiling import hfrm_in_strips
 from diffll.unet import UNet
 from diffll.wavelet import dwt, idwt
 
@@ -76,15 +77,24 @@ class DiffLL(nn.Module):
             highs.append(bands[n:])
         return lls, highs
 
-    def decompose(self, x_m11: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """``(LL_K of the input, [refined high1, ..., refined highK])``, level by level."""
+    def decompose(
+        self, x_m11: torch.Tensor, hfrm_rows: int | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(LL_K of the input, [refined high1, ..., refined highK])``, level by level.
+
+        ``hfrm_rows`` runs each HFRM over horizontal strips covering that many rows of the
+        input image (``hfrm_rows / 2^k`` rows at level k): the same result, less memory.
+        """
         n = x_m11.shape[0]
         ll = x_m11
         refined: list[torch.Tensor] = []
-        for hfrm in self.hfrms:
+        for level, hfrm in enumerate(self.hfrms, start=1):
             bands = dwt(ll)
             ll = bands[:n]
-            refined.append(hfrm(bands[n:]))
+            if hfrm_rows is None:
+                refined.append(hfrm(bands[n:]))
+            else:
+                refined.append(hfrm_in_strips(hfrm, bands[n:], max(hfrm_rows >> level, 1)))
         return ll, refined
 
     def sample(
@@ -124,11 +134,18 @@ class DiffLL(nn.Module):
     # ---- forwards ----------------------------------------------------------------------------
 
     def forward_inference(
-        self, x_m11: torch.Tensor, x_T: torch.Tensor, num_steps: int | None = None
+        self,
+        x_m11: torch.Tensor,
+        x_T: torch.Tensor,
+        num_steps: int | None = None,
+        hfrm_rows: int | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Enhance padded [-1,1] images. ``output`` is the [0,1] image (clamped)."""
+        """Enhance padded [-1,1] images. ``output`` is the [0,1] image (clamped).
+
+        ``hfrm_rows``: run the HFRMs in strips (see :meth:`decompose`).
+        """
         self._check_input(x_m11)
-        ll_low, refined = self.decompose(x_m11)
+        ll_low, refined = self.decompose(x_m11, hfrm_rows)
         ll_pred, eps_first = self.sample(ll_low, x_T, num_steps)
         image_m11 = self.reconstruct(ll_pred, refined)[-1]
         K = self.config.wavelet_levels

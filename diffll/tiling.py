@@ -18,7 +18,20 @@ import torch
 
 from diffll.config import DiffLLConfig
 
-__all__ = ["blend_window", "estimate_peak_bytes", "tile_positions"]
+__all__ = [
+    "HFRM_HALO",
+    "blend_window",
+    "estimate_peak_bytes",
+    "estimate_strips_peak_bytes",
+    "hfrm_in_strips",
+    "tile_positions",
+]
+
+# Rows of context an HFRM output row depends on, on each side: conv_head's depthwise 3x3 (1),
+# the q/k/v depthwise 3x3 of the cross attention (1; the attention itself mixes channels within
+# one row), conv_HH (1), the dilated block (1+2+3+2+1 = 9) and conv_tail's depthwise 3x3 (1):
+# 13 rows. A strip computed with 16 extra rows on each side is therefore exact.
+HFRM_HALO = 16
 
 # Live activations other than the attention scores, in values per input pixel. Calibrated on
 # the full config at 512x512 on CPU: peak RSS minus RSS before the forward was 358 MB in fp32
@@ -26,6 +39,14 @@ __all__ = ["blend_window", "estimate_peak_bytes", "tile_positions"]
 # --repeats 1 --warmup 0 --device cpu --threads 1`); rounded up for allocator slack. Most of it
 # is the level-1 HFRM: several 64-wide maps at a quarter of the pixels for each of 3 bands.
 _ACTIVATION_VALUES_PER_PIXEL = 400
+# The UNet alone, per position of the low band it runs on (1/16 of the pixels), with a fused
+# attention kernel: the skip tensors of all levels (~320 values) plus the widest decoder
+# concatenations and their GroupNorm/conv temporaries. Calibrated like the constant above
+# (see estimate_strips_peak_bytes' test in tests/test_diffll_inference.py for the check).
+_UNET_VALUES_PER_LL_POSITION = 1200
+# Whole-frame wavelet bands alive during the strips path: the input, both levels' bands and
+# the refined highs, float32.
+_BAND_VALUES_PER_PIXEL = 12
 
 
 def attention_positions(config: DiffLLConfig, height: int, width: int) -> int:
@@ -51,6 +72,49 @@ def estimate_peak_bytes(
     scores = 2 * 4 * positions * positions if attention == "math" else 0
     activations = _ACTIVATION_VALUES_PER_PIXEL * activation_bytes * height * width
     return batch * (scores + activations)
+
+
+def estimate_strips_peak_bytes(
+    config: DiffLLConfig,
+    height: int,
+    width: int,
+    rows: int,
+    batch: int = 1,
+    activation_bytes: int = 4,
+) -> int:
+    """Rough peak memory of the strips path (see :func:`hfrm_in_strips`) on a padded frame.
+
+    The UNet runs on the whole low band with a fused attention kernel, the HFRMs on strips of
+    ``rows`` image rows (plus halos); the wavelet bands of the whole frame stay alive (float32).
+    """
+    f = 2**config.wavelet_levels
+    unet = _UNET_VALUES_PER_LL_POSITION * activation_bytes * (height // f) * (width // f)
+    strip_rows = min(height, rows + 4 * HFRM_HALO)
+    hfrm = _ACTIVATION_VALUES_PER_PIXEL * activation_bytes * strip_rows * width
+    bands = _BAND_VALUES_PER_PIXEL * 4 * height * width
+    return batch * (unet + hfrm + bands)
+
+
+def hfrm_in_strips(
+    hfrm: torch.nn.Module, bands: torch.Tensor, rows: int, halo: int = HFRM_HALO
+) -> torch.Tensor:
+    """Run an HFRM over horizontal strips of ``rows`` rows of its input, each with ``halo`` rows
+    of context above and below: the same result as one call on the whole input (the HFRM's
+    convolutions reach 13 rows, its attention stays within a row) for a fraction of the memory.
+    Strips span the full width because the HFRM's attention mixes a whole row.
+    """
+    if rows <= 0:
+        raise ValueError(f"rows must be positive, got {rows}")
+    height = bands.shape[-2]
+    if rows >= height:
+        return hfrm(bands)
+    pieces = []
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        lo, hi = max(top - halo, 0), min(bottom + halo, height)
+        out = hfrm(bands[..., lo:hi, :])
+        pieces.append(out[..., top - lo : bottom - lo, :])
+    return torch.cat(pieces, dim=-2)
 
 
 def tile_positions(size: int, tile: int, overlap: int, align: int) -> list[int]:

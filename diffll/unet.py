@@ -210,6 +210,11 @@ class UNet(nn.Module):
     def size_multiple(self) -> int:
         return 2 ** (self.num_resolutions - 1)
 
+    @property
+    def attention_backend(self) -> str:
+        """The backend of the attention blocks (``"math"`` or ``"sdpa"``)."""
+        return next(m.backend for m in self.modules() if isinstance(m, AttnBlock))
+
     def set_attention_backend(self, backend: str) -> None:
         """Switch every attention block between ``"math"`` (authors') and ``"sdpa"``."""
         if backend not in ATTENTION_BACKENDS:

@@ -23,7 +23,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ValueError, json.JSONDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    settings = BenchmarkSettings(device=args.device, warmup=args.warmup, repeats=args.repeats, budget_s=args.budget,
+    settings = BenchmarkSettings(device=args.device, warmup=args.warmup, repeats=args.repeats, rounds=args.rounds, budget_s=args.budget,
                                  timeout_s=args.timeout, threads=args.threads, method_options=options)
     if resolutions:
         settings.resolutions = resolutions
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=1, help="visits of the whole grid, timings pooled (steadier on a drifting machine)")
     p.add_argument("--budget", type=float, default=120.0, help="seconds per cell; larger sizes of a method over budget are skipped")
     p.add_argument("--timeout", type=float, default=900.0, help="hard limit per child process, seconds")
     p.add_argument("--threads", type=int, help="OMP/MKL threads in each child")

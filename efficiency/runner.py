@@ -3,6 +3,12 @@
 Cells run from the smallest resolution up. When a method runs out of memory, exceeds the time
 budget or the child's hard timeout, its larger resolutions are not run and are recorded as
 ``skipped`` (they would cost at least as much), so a slow method cannot hold the table hostage.
+
+With ``rounds`` > 1 the whole grid is visited again (fresh children each time) and the timings
+of all rounds are pooled: on a shared or virtualised machine whose speed drifts over minutes,
+a median over several visits spread across the run is steadier than the median of one visit.
+``round_spread`` (largest over smallest per-round median, minus 1) shows how much the machine
+drifted under each cell.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -24,8 +31,8 @@ DEFAULT_RESOLUTIONS = ((600, 400), (1280, 720), (1920, 1080), (2560, 1440), (384
 
 COLUMNS = [
     "method", "width", "height", "megapixels", "device", "device_name", "precision", "torch_version",
-    "date", "status", "runs", "median_s", "min_s", "max_s", "iqr_s", "peak_mem_mb", "baseline_mem_mb",
-    "mem_kind", "note",
+    "date", "status", "runs", "rounds", "median_s", "min_s", "max_s", "iqr_s", "round_spread",
+    "peak_mem_mb", "baseline_mem_mb", "mem_kind", "note",
 ]
 
 
@@ -35,6 +42,7 @@ class BenchmarkSettings:
     device: str = "cpu"
     warmup: int = 1
     repeats: int = 5
+    rounds: int = 1  # visits of the whole grid; timings pooled over rounds
     budget_s: float = 120.0  # per cell, warm-up included
     timeout_s: float = 900.0  # hard limit per child process
     threads: int | None = None  # torch/OpenMP threads in the child (None: library default)
@@ -99,14 +107,36 @@ def run_cell(method: str, width: int, height: int, settings: BenchmarkSettings) 
     return result
 
 
+def pool_rounds(results: list[dict]) -> dict:
+    """One cell's result from its visits: timings pooled, the highest memory peak kept."""
+    first = dict(results[0])
+    times = [t for r in results for t in r.get("times_s", [])]
+    if first.get("status") != "ok" or not times:
+        return first
+    medians = [statistics.median(r["times_s"]) for r in results]
+    quartiles = statistics.quantiles(times, n=4) if len(times) >= 2 else [times[0]] * 3
+    first.update(
+        runs=len(times), rounds=len(results), median_s=statistics.median(times), min_s=min(times),
+        max_s=max(times), iqr_s=quartiles[2] - quartiles[0], round_spread=max(medians) / min(medians) - 1,
+        peak_mem_mb=max(r["peak_mem_mb"] for r in results),
+    )
+    return first
+
+
 def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=print, partial_csv: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Measure every (method, resolution) cell; with ``partial_csv`` the table so far is written
-    after each cell, so an interrupted benchmark keeps what it measured."""
+    after each cell, so an interrupted benchmark keeps what it measured. Later rounds revisit
+    the cells that were ``ok`` in the first."""
     import torch
 
-    rows = []
     name = device_name(settings.device)
     date = _dt.date.today().isoformat()
+    cells: list[tuple[dict, list[dict]]] = []  # (row identity, results of each visit)
+
+    def table() -> pd.DataFrame:
+        rows = [{**base, **{k: v for k, v in pool_rounds(results).items() if k != "times_s"}} for base, results in cells]
+        return pd.DataFrame(rows, columns=COLUMNS)
+
     for method in methods:
         stop_reason = None
         for width, height in sorted(settings.resolutions, key=lambda r: r[0] * r[1]):
@@ -117,18 +147,28 @@ def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=prin
                 "torch_version": torch.__version__, "date": date,
             }
             if stop_reason:
-                rows.append({**base, "status": "skipped", "note": stop_reason})
+                cells.append((base, [{"status": "skipped", "note": stop_reason}]))
                 progress(f"{method} {width}x{height}: skipped ({stop_reason})")
                 continue
             result = run_cell(method, width, height, settings)
-            rows.append({**base, **result})
+            cells.append((base, [result]))
             shown = f"{result['median_s']:.4f} s, {result['peak_mem_mb']:.0f} MB" if "median_s" in result else result.get("note", "")
             progress(f"{method} {width}x{height}: {result['status']} {shown}")
             if result["status"] != "ok":
                 stop_reason = f"{result['status']} at {width}x{height}"
             if partial_csv is not None:
-                write_csv(pd.DataFrame(rows, columns=COLUMNS), partial_csv)
-    return pd.DataFrame(rows, columns=COLUMNS)
+                write_csv(table(), partial_csv)
+    for round_index in range(2, settings.rounds + 1):
+        for base, results in cells:
+            if results[0].get("status") != "ok":
+                continue
+            result = run_cell(base["method"], base["width"], base["height"], settings)
+            if result.get("status") == "ok":
+                results.append(result)
+            progress(f"round {round_index}: {base['method']} {base['width']}x{base['height']}: {result.get('status')} {result.get('median_s', '')}")
+            if partial_csv is not None:
+                write_csv(table(), partial_csv)
+    return table()
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:

@@ -120,6 +120,7 @@ def _result(spec, status, times, baseline_mb, cuda, torch) -> dict:
     return {
         "status": status,
         "runs": len(times),
+        "times_s": times,  # every timed run, so that the runner can pool rounds
         "median_s": statistics.median(times),
         "min_s": min(times),
         "max_s": max(times),

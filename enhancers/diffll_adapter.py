@@ -21,7 +21,8 @@ CHECKPOINT_ENV = "DIFFLL_CHECKPOINT"
 
 class DiffLLMethod(Method):
     """Options: ``checkpoint`` (else env ``DIFFLL_CHECKPOINT``), ``steps`` (DDIM steps, default
-    the checkpoint's), ``seed``, ``precision`` (fp32 | bf16), ``tile`` (None | int | "auto")."""
+    the checkpoint's), ``seed``, ``precision`` (fp32 | bf16), ``tile`` (None | int | "auto") and ``tile_mode``
+    (strips | blend, see :meth:`diffll.inference.Enhancer.choose_tile`)."""
 
     def __init__(
         self,
@@ -33,6 +34,7 @@ class DiffLLMethod(Method):
         seed: int = 0,
         precision: str = "fp32",
         tile: int | str | None = None,
+        tile_mode: str = "strips",
     ) -> None:
         path = checkpoint if checkpoint is not None else os.environ.get(CHECKPOINT_ENV)
         if not path:
@@ -50,7 +52,9 @@ class DiffLLMethod(Method):
         except ImportError as exc:  # pragma: no cover - diffll ships with this project
             raise ImportError(f"diffll: the diffll package cannot be imported ({exc})") from exc
         dev = resolve_device(device)
-        self.model = diffll.load(path, device=dev, precision=precision, tile=tile, steps=steps)
+        self.model = diffll.load(
+            path, device=dev, precision=precision, tile=tile, steps=steps, tile_mode=tile_mode
+        )
         self.seed = int(seed)
         params = sum(p.numel() for p in self.model.model.parameters())
         info = self.describe(
@@ -59,6 +63,7 @@ class DiffLLMethod(Method):
             seed=seed,
             precision=self.model.precision,
             tile=tile,
+            tile_mode=tile_mode,
             parameters=params,
         )
         super().__init__(info, dev)
@@ -71,6 +76,7 @@ class DiffLLMethod(Method):
         seed: int = 0,
         precision: str = "fp32",
         tile: int | str | None = None,
+        tile_mode: str = "strips",
         parameters: int | None = None,
     ) -> MethodInfo:
         return MethodInfo(
@@ -95,6 +101,7 @@ class DiffLLMethod(Method):
                 "seed": int(seed),
                 "precision": precision,
                 "tile": tile,
+                "tile_mode": tile_mode,
             },
         )
 

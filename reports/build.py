@@ -117,6 +117,32 @@ def efficiency_frames(layout: Layout, extra_csvs: list[Path], this_run: bool) ->
     return frames
 
 
+def diffll_speed_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """fp32 eager (the authors' path) against the fast modes, from ``python -m diffll.benchmarks``.
+
+    One row per (size, mode): median seconds, speed-up and peak memory relative to fp32 at the
+    same size, and the PSNR of the mode's output against the fp32 output.
+    """
+    rows = []
+    for (width, height), group in frame.groupby(["width", "height"], sort=False):
+        ok = group[group["error"].isna() | (group["error"].astype(str) == "")]
+        fp32 = ok[ok["mode"] == "fp32"]
+        base_s = float(fp32["median_s"].iloc[0]) if len(fp32) else float("nan")
+        base_mem = float(fp32["peak_mem_bytes"].iloc[0]) if len(fp32) else float("nan")
+        for _, r in group.iterrows():
+            failed = isinstance(r["error"], str) and r["error"] != ""
+            rows.append({
+                "size": f"{int(width)}x{int(height)}", "mode": r["mode"],
+                "median s": float("nan") if failed else float(r["median_s"]),
+                "speed-up vs fp32": float("nan") if failed else base_s / float(r["median_s"]),
+                "peak memory MB": float("nan") if failed else float(r["peak_mem_bytes"]) / 1e6,
+                "memory vs fp32": float("nan") if failed else float(r["peak_mem_bytes"]) / base_mem,
+                "PSNR vs fp32 dB": float(r["psnr_vs_fp32_db"]) if not failed else float("nan"),
+                "note": str(r["error"]) if failed else "",
+            })
+    return pd.DataFrame(rows)
+
+
 def efficiency_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Paper-style table: one row per method, 'time s / memory MB' per resolution."""
     cells = {}
@@ -276,6 +302,17 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
                  + table(exps) + f'<figure><img src="data:image/png;base64,{_b64(png)}" alt="scaling {escape(label)}"></figure>')
         md_eff += [f"### {meta}", "", eff.to_markdown(index=False), "", exps.to_markdown(index=False), "", f"![scaling](figures/{name})", ""]
         tables[f"efficiency_{index}"] = frame
+    for index, path in enumerate(Path(p) for p in config.get("benchmark", {}).get("diffll_speed", [])):
+        if not path.is_file():
+            continue
+        frame = pd.read_csv(path)
+        meta = (f"DiffLL fp32 eager vs fast path, committed results file {path}: "
+                f"{', '.join(sorted(set(frame['device_name'].astype(str))))}; torch {', '.join(sorted(set(frame['torch_version'].astype(str))))}; "
+                f"config {', '.join(sorted(set(frame['config'].astype(str))))}, weights {', '.join(sorted(set(frame['weights'].astype(str))))}")
+        speed = diffll_speed_table(frame)
+        body += f"<h3>{escape(meta)}</h3>" + table(speed)
+        md_eff += [f"### {meta}", "", speed.to_markdown(index=False, floatfmt=".3g"), ""]
+        tables[f"diffll_speed_{index}"] = speed
     if body:
         note = ("<p class='note'>Median seconds per image after warm-up; memory: CUDA max allocated, or on CPU the peak resident set of a "
                 "fresh process above its level before the first image. OOM / skipped / over_budget are results, not failures.</p>")

@@ -13,7 +13,13 @@ from diffll.config import DiffLLConfig
 from diffll.inference import Enhancer, cpu_supports_bf16
 from diffll.model import DiffLL
 from diffll.padding import pad_to_multiple
-from diffll.tiling import blend_window, estimate_peak_bytes, tile_positions
+from diffll.tiling import (
+    blend_window,
+    estimate_peak_bytes,
+    estimate_strips_peak_bytes,
+    hfrm_in_strips,
+    tile_positions,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -147,7 +153,7 @@ def test_blend_window_is_one_on_frame_borders_and_smooth_inside() -> None:
 
 def test_tiled_blending_is_exact_for_a_local_operator() -> None:
     """With a pixel-local 'network' tiles must reproduce the full frame (bookkeeping check)."""
-    enh = Enhancer(small_model(), device="cpu", tile=64, tile_overlap=32)
+    enh = Enhancer(small_model(), device="cpu", tile=64, tile_overlap=32, tile_mode="blend")
 
     def local_run(x_m11: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         up = noise.repeat_interleave(4, dim=-2).repeat_interleave(4, dim=-1)
@@ -170,7 +176,7 @@ def test_single_tile_equals_full_frame_exactly(enhancer: Enhancer) -> None:
 def test_tiled_network_output_close_to_full_frame_and_deterministic(enhancer: Enhancer) -> None:
     x = smooth_image(96, 160, seed=8)
     full = enhancer.enhance(x, seeds=[4])
-    tiler = Enhancer(enhancer.model, device="cpu", tile=64, tile_overlap=32)
+    tiler = Enhancer(enhancer.model, device="cpu", tile=64, tile_overlap=32, tile_mode="blend")
     tiled = tiler.enhance(x, seeds=[4])
     assert torch.equal(tiled, tiler.enhance(x, seeds=[4]))
     # GroupNorm statistics and attention are per tile, so tiles cannot be exact; they must
@@ -187,15 +193,46 @@ def test_auto_tiling_follows_the_memory_budget() -> None:
     assert estimate_peak_bytes(cfg, 512, 768, 1, "math", 4) > 4 * need * 0.99
     roomy = Enhancer(small_model(), device="cpu", tile="auto", memory_budget=10 * need)
     assert roomy.choose_tile(1, 256, 384) is None
-    tight = Enhancer(small_model(), device="cpu", tile="auto", memory_budget=need // 4)
-    tile = tight.choose_tile(1, 256, 384)
-    assert tile is not None and tile % 32 == 0 and tile < 384
-    assert estimate_peak_bytes(cfg, min(tile, 256), min(tile, 384), 1, "math", 4) <= need // 4
-    # and the tiled run works end to end on a small frame
-    y = Enhancer(small_model(), device="cpu", tile="auto", memory_budget=1).enhance(
-        smooth_image(40, 70), seeds=[0]
+    # blend: the largest tile whose whole-network estimate fits
+    tight = Enhancer(
+        small_model(), device="cpu", tile="auto", memory_budget=need // 4, tile_mode="blend"
     )
+    mode, tile = tight.choose_tile(1, 256, 384)
+    assert mode == "blend" and tile % 32 == 0 and tile < 384
+    assert estimate_peak_bytes(cfg, min(tile, 256), min(tile, 384), 1, "math", 4) <= need // 4
+    # strips: the most rows whose estimate fits; blended tiles when not even one strip fits
+    budget = estimate_strips_peak_bytes(cfg, 256, 384, 96)
+    mode, rows = Enhancer(
+        small_model(), device="cpu", tile="auto", memory_budget=budget
+    ).choose_tile(1, 256, 384)
+    assert (mode, rows) == ("strips", 96)
+    starved = Enhancer(small_model(), device="cpu", tile="auto", memory_budget=1)
+    assert starved.choose_tile(1, 256, 384)[0] == "blend"
+    # and the tiled run works end to end on a small frame
+    y = starved.enhance(smooth_image(40, 70), seeds=[0])
     assert y.shape == (1, 3, 40, 70)
+
+
+def test_hfrm_strips_equal_one_call_and_need_the_halo() -> None:
+    torch.manual_seed(0)
+    hfrm = small_model().high_enhance0.eval()
+    bands = torch.randn(3, 3, 70, 40)
+    with torch.inference_mode():
+        full = hfrm(bands)
+        assert (hfrm_in_strips(hfrm, bands, rows=8) - full).abs().max() < 1e-5
+        assert (hfrm_in_strips(hfrm, bands, rows=1) - full).abs().max() < 1e-5
+        # the halo is what makes it exact: 13 rows of context are needed, 4 are not enough
+        assert (hfrm_in_strips(hfrm, bands, rows=8, halo=4) - full).abs().max() > 1e-3
+
+
+def test_strips_give_the_full_frame_result(enhancer: Enhancer) -> None:
+    x = smooth_image(150, 90, seed=9)
+    full = enhancer.enhance(x, seeds=[5])
+    strips = Enhancer(enhancer.model, device="cpu", tile=32, tile_mode="strips")
+    assert strips.choose_tile(1, 160, 96) == ("strips", 32)
+    out = strips.enhance(x, seeds=[5])
+    assert (out - full).abs().max() < 1e-4  # fused vs explicit attention: float rounding only
+    assert enhancer.model.Unet.attention_backend == "math"  # restored after the strips run
 
 
 def test_full_size_attention_is_what_forces_tiling() -> None:

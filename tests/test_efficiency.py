@@ -71,3 +71,25 @@ def test_parse_resolution():
     assert parse_resolution("1920x1080") == (1920, 1080)
     with pytest.raises(ValueError, match="1280x720"):
         parse_resolution("big")
+
+
+def test_rounds_pool_the_timings_of_every_visit():
+    settings = BenchmarkSettings(resolutions=SMALL[:1], warmup=0, repeats=2, rounds=3,
+                                 method_options={"dummy_sleep": {"seconds": 0.05}, "dummy_oom": {}})
+    seen = []
+    frame = run_benchmark(["dummy_sleep", "dummy_oom"], settings, progress=seen.append)
+    row = frame.set_index("method").loc["dummy_sleep"]
+    assert row["status"] == "ok" and row["rounds"] == 3 and row["runs"] == 6
+    assert 0.05 <= row["median_s"] < 0.1 and 0 <= row["round_spread"] < 0.5
+    assert frame.set_index("method").loc["dummy_oom", "status"] == "OOM"  # not revisited
+    assert sum(line.startswith("round ") for line in seen) == 2
+
+
+def test_pool_rounds_keeps_the_highest_peak_and_spread():
+    from efficiency.runner import pool_rounds
+
+    visit = {"status": "ok", "peak_mem_mb": 100.0}
+    pooled = pool_rounds([{**visit, "times_s": [1.0, 1.2]}, {**visit, "times_s": [2.0, 2.2], "peak_mem_mb": 130.0}])
+    assert pooled["median_s"] == pytest.approx(1.6) and pooled["runs"] == 4 and pooled["rounds"] == 2
+    assert pooled["round_spread"] == pytest.approx(2.1 / 1.1 - 1) and pooled["peak_mem_mb"] == 130.0
+    assert pool_rounds([{"status": "OOM"}]) == {"status": "OOM"}

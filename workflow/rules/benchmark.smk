@@ -15,6 +15,7 @@ rule benchmark:
         options=lambda wc: shell_json(benchmark_options()),
         warmup=BENCHMARK.get("warmup", 1),
         repeats=BENCHMARK.get("repeats", 3),
+        rounds=BENCHMARK.get("rounds", 1),
         budget=BENCHMARK.get("budget_s", 60),
     threads: workflow.cores
     conda:
@@ -23,5 +24,5 @@ rule benchmark:
         "logs/benchmark/{device}.log",
     shell:
         "efficiency run --methods {params.methods} --resolutions {params.resolutions} --device {wildcards.device} "
-        "--warmup {params.warmup} --repeats {params.repeats} --budget {params.budget} "
+        "--warmup {params.warmup} --repeats {params.repeats} --rounds {params.rounds} --budget {params.budget} "
         "--options-json {params.options} -o {output} > {log} 2>&1"
