@@ -3,9 +3,9 @@
 * labels: first line the number of faces N, then N lines ``x1 y1 x2 y2`` (inclusive pixels);
 * predictions: one line per box ``x1 y1 x2 y2 score``, no count line (an empty file = no boxes).
 
-A small private parser so this package does not wait on ``lldata.darkface``; every error names
-the file and, where there is one, the line, because a 6,000-file folder is otherwise hopeless to
-debug.
+Labels are parsed by :mod:`lldata.labels` (one parser for the validator and the evaluator);
+every error names the file and, where there is one, the line, because a 6,000-file folder is
+otherwise hopeless to debug.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 
 from detectors.base import Detections
 from lldata.atomic import atomic_write
+from lldata.labels import box_line_numbers, parse_label_file
 
 
 class FormatError(ValueError):
@@ -58,28 +59,24 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def read_label_file(path: str | os.PathLike[str]) -> np.ndarray:
-    """Ground-truth boxes of one image as float64 ``N x 4`` (``x1 y1 x2 y2``, inclusive pixels)."""
+    """Ground-truth boxes of one image as float64 ``N x 4`` (``x1 y1 x2 y2``, inclusive pixels).
+
+    Parsing is :func:`lldata.labels.parse_label_file` (the dataset validator's parser); here the
+    first problem is an error, because an evaluation must not run on a label it cannot trust.
+    """
     path = Path(path)
-    lines = _read_lines(path)
-    numbered = [(i, ln) for i, ln in enumerate(lines, start=1) if ln.strip()]
-    if not numbered:
-        raise FormatError(f"{path}:1: empty label file (expected a count line)")
-    count_lineno, count_line = numbered[0]
-    try:
-        count = int(count_line.strip())
-    except ValueError:
-        raise FormatError(
-            f"{path}:{count_lineno}: expected the number of faces, got {count_line.strip()!r}"
-        ) from None
-    if count < 0:
-        raise FormatError(f"{path}:{count_lineno}: negative face count {count}")
-    rows = numbered[1:]
-    if len(rows) != count:
-        raise FormatError(
-            f"{path}:{count_lineno}: count line says {count} faces but {len(rows)} box lines follow"
-        )
-    boxes = [_numbers(path, i, ln, 4) for i, ln in rows]
-    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    boxes, issues = parse_label_file(path)
+    errors = [issue for issue in issues if issue.severity == "error"]
+    if errors:
+        first = errors[0]
+        where = f"{path}:{first.line}" if first.line is not None else str(path)
+        raise FormatError(f"{where}: {first.message}")
+    for lineno, box in zip(box_line_numbers(path), boxes, strict=True):
+        if box[2] < box[0] or box[3] < box[1]:
+            raise FormatError(f"{path}:{lineno}: box has x2 < x1 or y2 < y1: {box.tolist()}")
+    return boxes
 
 
 def read_prediction_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:

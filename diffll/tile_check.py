@@ -15,7 +15,9 @@ Two ways of splitting a frame (``diffll enhance --tile-mode``):
 For each image, mode and tile side this reports the PSNR and the largest absolute difference of the
 tiled output against the full-frame output (both as the 8-bit PNGs the CLI would write), the
 same start noise (seed) for both, and a seam ratio: the mean absolute difference on the rows
-and columns where tiles meet, over the mean elsewhere (about 1 when no seam stands out).
+and columns where tiles meet, over the mean elsewhere (about 1 when no seam stands out; not
+meaningful when the two outputs are nearly identical, as with strips, where a single pixel
+one grey level off near a border can make it large).
 """
 
 from __future__ import annotations

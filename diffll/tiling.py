@@ -41,8 +41,11 @@ HFRM_HALO = 16
 _ACTIVATION_VALUES_PER_PIXEL = 400
 # The UNet alone, per position of the low band it runs on (1/16 of the pixels), with a fused
 # attention kernel: the skip tensors of all levels (~320 values) plus the widest decoder
-# concatenations and their GroupNorm/conv temporaries. Calibrated like the constant above
-# (see estimate_strips_peak_bytes' test in tests/test_diffll_inference.py for the check).
+# concatenations and their GroupNorm/conv temporaries, rounded up. Checked once: the shipped
+# model (models/diffll-sice), fp32, 2560x1440, strips of 256 rows: estimate 2.59 GB, measured
+# peak RSS 3.02 GB of which ~0.6 GB is torch and the weights before the first image
+# (`/usr/bin/time -v diffll enhance IMG -o OUT --checkpoint models/diffll-sice --device cpu
+# --tile 256`; the full frame measured 4.85 GB against an estimate of 7.56 GB).
 _UNET_VALUES_PER_LL_POSITION = 1200
 # Whole-frame wavelet bands alive during the strips path: the input, both levels' bands and
 # the refined highs, float32.

@@ -40,7 +40,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    table = compare_runs(pd.read_csv(args.first), pd.read_csv(args.second), args.min_seconds, args.tolerance)
+    first, second = pd.read_csv(args.first), pd.read_csv(args.second)
+    keys = ["method", "width", "height", "device"]
+    both = first.merge(second, on=keys, suffixes=("_a", "_b"))
+    flipped = both[both["status_a"] != both["status_b"]]
+    for _, row in flipped.iterrows():  # e.g. a cell near the time budget: ok in one run, over_budget in the other
+        print(f"status differs: {row['method']} {row['width']}x{row['height']}: {row['status_a']} vs {row['status_b']}")
+    table = compare_runs(first, second, args.min_seconds, args.tolerance)
     print(table.to_string(index=False))
     unstable = table[~table["stable"]]
     print(f"{int(table['checked'].sum())} cell(s) over {args.min_seconds * 1000:.0f} ms checked, {len(unstable)} differ by more than {args.tolerance:.0%}")

@@ -90,12 +90,13 @@ def test_label_and_prediction_readers(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("2\n1 2 3 4\n", r"1\.txt:1: count line says 2 faces but 1"),
-        ("1\n1 2 3\n", r"1\.txt:2: expected 4 numbers, got 3"),
-        ("1\n\n1 2 x 4\n", r"1\.txt:3: not a number"),
+        ("2\n1 2 3 4\n", r"1\.txt:1: count line says 2 face\(s\) but the file has 1 box line"),
+        ("1\n1 2 3\n", r"1\.txt:2: expected 'x1 y1 x2 y2', got '1 2 3'"),
+        ("1\n\n1 2 x 4\n", r"1\.txt:3: expected 'x1 y1 x2 y2', got '1 2 x 4'"),
         ("1\n5 2 3 4\n", r"1\.txt:2: box has x2 < x1"),
-        ("two\n", r"1\.txt:1: expected the number of faces"),
-        ("", r"1\.txt:1: empty label file"),
+        ("two\n", r"1\.txt:1: first line must be the number of faces"),
+        ("", r"1\.txt: empty label file"),
+        ("1\n1 2 inf 4\n", r"1\.txt:2: expected 'x1 y1 x2 y2'"),
     ],
 )
 def test_malformed_label_names_file_and_line(tmp_path, text, message):
