@@ -140,7 +140,8 @@ def diffll_speed_table(frame: pd.DataFrame) -> pd.DataFrame:
                 "PSNR vs fp32 dB": float(r["psnr_vs_fp32_db"]) if not failed else float("nan"),
                 "note": str(r["error"]) if failed else "",
             })
-    return pd.DataFrame(rows)
+    decimals = {"median s": 3, "speed-up vs fp32": 2, "peak memory MB": 0, "memory vs fp32": 2, "PSNR vs fp32 dB": 1}
+    return pd.DataFrame(rows).round(decimals)
 
 
 def efficiency_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -311,7 +312,7 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
                 f"config {', '.join(sorted(set(frame['config'].astype(str))))}, weights {', '.join(sorted(set(frame['weights'].astype(str))))}")
         speed = diffll_speed_table(frame)
         body += f"<h3>{escape(meta)}</h3>" + table(speed)
-        md_eff += [f"### {meta}", "", speed.to_markdown(index=False, floatfmt=".3g"), ""]
+        md_eff += [f"### {meta}", "", speed.to_markdown(index=False), ""]
         tables[f"diffll_speed_{index}"] = speed
     if body:
         note = ("<p class='note'>Median seconds per image after warm-up; memory: CUDA max allocated, or on CPU the peak resident set of a "
