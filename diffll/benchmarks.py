@@ -24,7 +24,6 @@ import datetime as dt
 import json
 import math
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from efficiency.worker import peak_rss_bytes
 
 __all__ = ["MODES", "main", "psnr", "run_child"]
 
@@ -69,17 +70,6 @@ CSV_FIELDS = (
 )
 
 
-
-def _peak_rss_bytes() -> int:
-    """This process image's peak resident set (VmHWM): ``ru_maxrss`` would carry the parent's
-    high-water mark across fork and exec and hide a child's smaller peak."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB of two [0, 1] images (inf when identical)."""
@@ -146,7 +136,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    rss_before = _peak_rss_bytes()
+    rss_before = peak_rss_bytes()
     for _ in range(int(spec["warmup"])):
         enhancer.enhance(x, noise=noise)
     if device.type == "cuda":
@@ -164,7 +154,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         peak, kind = torch.cuda.max_memory_allocated(device), "cuda_max_memory_allocated"
         device_name = torch.cuda.get_device_name(device)
     else:
-        peak, kind = _peak_rss_bytes(), "vm_hwm"
+        peak, kind = peak_rss_bytes(), "vm_hwm"
         device_name = platform.processor() or platform.machine()
         try:
             for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -91,12 +91,14 @@ def main(argv: list[str] | None = None) -> int:
 
     full = load(args.checkpoint, device=args.device, precision=args.precision)
     rows_out: list[dict] = []
+    failed = 0
     for path in args.images:
         try:
             rgb = read_rgb(path)
-        except ImageReadError as exc:
+        except ImageReadError as exc:  # named, skipped; the other images still count
             print(f"error: {exc}", file=sys.stderr)
-            return 1
+            failed += 1
+            continue
         x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0
         height, width = rgb.shape[:2]
         start = time.perf_counter()
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             writer = csv.DictWriter(handle, fieldnames=FIELDS)
             writer.writeheader()
             writer.writerows(rows_out)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import sys
 import pandas as pd
 
 from efficiency.runner import BenchmarkSettings, parse_resolution, run_benchmark, write_csv
-from efficiency.scaling import compare_runs, scaling_table
+from efficiency.scaling import compare_runs, scaling_table, status_changes
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -41,10 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     first, second = pd.read_csv(args.first), pd.read_csv(args.second)
-    keys = ["method", "width", "height", "device"]
-    both = first.merge(second, on=keys, suffixes=("_a", "_b"))
-    flipped = both[both["status_a"] != both["status_b"]]
-    for _, row in flipped.iterrows():  # e.g. a cell near the time budget: ok in one run, over_budget in the other
+    for _, row in status_changes(first, second).iterrows():
         print(f"status differs: {row['method']} {row['width']}x{row['height']}: {row['status_a']} vs {row['status_b']}")
     table = compare_runs(first, second, args.min_seconds, args.tolerance)
     print(table.to_string(index=False))

@@ -108,18 +108,27 @@ def run_cell(method: str, width: int, height: int, settings: BenchmarkSettings) 
 
 
 def pool_rounds(results: list[dict]) -> dict:
-    """One cell's result from its visits: timings pooled, the highest memory peak kept."""
+    """One cell's result from its visits: timings pooled, the highest memory peak kept.
+
+    The first visit decides the status. A later visit that went over budget still contributes
+    its timed run (dropping it would bias the median toward fast visits); one that failed
+    without a timing is named in ``note``.
+    """
     first = dict(results[0])
-    times = [t for r in results for t in r.get("times_s", [])]
-    if first.get("status") != "ok" or not times:
+    if first.get("status") != "ok":
         return first
-    medians = [statistics.median(r["times_s"]) for r in results]
+    timed = [r for r in results if r.get("times_s")]
+    times = [t for r in timed for t in r["times_s"]]
+    medians = [statistics.median(r["times_s"]) for r in timed]
     quartiles = statistics.quantiles(times, n=4) if len(times) >= 2 else [times[0]] * 3
     first.update(
         runs=len(times), rounds=len(results), median_s=statistics.median(times), min_s=min(times),
         max_s=max(times), iqr_s=quartiles[2] - quartiles[0], round_spread=max(medians) / min(medians) - 1,
-        peak_mem_mb=max(r["peak_mem_mb"] for r in results),
+        peak_mem_mb=max(r["peak_mem_mb"] for r in timed),
     )
+    failed = [f"visit {i}: {r.get('status')}" for i, r in enumerate(results, start=1) if not r.get("times_s")]
+    if failed:
+        first["note"] = "; ".join(failed)
     return first
 
 
@@ -163,8 +172,7 @@ def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=prin
             if results[0].get("status") != "ok":
                 continue
             result = run_cell(base["method"], base["width"], base["height"], settings)
-            if result.get("status") == "ok":
-                results.append(result)
+            results.append(result)
             progress(f"round {round_index}: {base['method']} {base['width']}x{base['height']}: {result.get('status')} {result.get('median_s', '')}")
             if partial_csv is not None:
                 write_csv(table(), partial_csv)

@@ -44,3 +44,12 @@ def compare_runs(first: pd.DataFrame, second: pd.DataFrame, min_seconds: float =
     merged["checked"] = merged[["median_s_a", "median_s_b"]].min(axis=1) > min_seconds
     merged["stable"] = ~merged["checked"] | (merged["relative_difference"] <= tolerance)
     return merged[keys + ["median_s_a", "median_s_b", "relative_difference", "checked", "stable"]]
+
+
+def status_changes(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """Cells whose status differs between two runs (e.g. ok in one, over_budget in the other):
+    :func:`compare_runs` only sees cells that are ok in both."""
+    keys = ["method", "width", "height", "device"]
+    both = first.merge(second, on=keys, suffixes=("_a", "_b"))
+    return both.loc[both["status_a"] != both["status_b"], keys + ["status_a", "status_b"]].reset_index(drop=True)
+

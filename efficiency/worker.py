@@ -19,7 +19,7 @@ import traceback
 import numpy as np
 
 
-def _rss_peak_mb() -> float:
+def peak_rss_bytes() -> int:
     """Peak resident set of this process image: VmHWM. ``ru_maxrss`` is not usable here because
     Linux carries the parent's high-water mark across fork and exec, so a child started by a
     large parent (e.g. pytest with torch loaded) would report the parent's peak."""
@@ -27,10 +27,14 @@ def _rss_peak_mb() -> float:
         with open("/proc/self/status") as handle:
             for line in handle:
                 if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0  # kB
+                    return int(line.split()[1]) * 1024  # kB
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _rss_peak_mb() -> float:
+    return peak_rss_bytes() / (1024.0 * 1024.0)
 
 
 def _rss_now_mb() -> float:

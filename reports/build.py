@@ -124,21 +124,21 @@ def diffll_speed_table(frame: pd.DataFrame) -> pd.DataFrame:
     same size, and the PSNR of the mode's output against the fp32 output.
     """
     rows = []
+    nan = float("nan")
     for (width, height), group in frame.groupby(["width", "height"], sort=False):
-        ok = group[group["error"].isna() | (group["error"].astype(str) == "")]
-        fp32 = ok[ok["mode"] == "fp32"]
-        base_s = float(fp32["median_s"].iloc[0]) if len(fp32) else float("nan")
-        base_mem = float(fp32["peak_mem_bytes"].iloc[0]) if len(fp32) else float("nan")
-        for _, r in group.iterrows():
-            failed = isinstance(r["error"], str) and r["error"] != ""
+        failed = group["error"].notna() & (group["error"].astype(str) != "")
+        fp32 = group[~failed & (group["mode"] == "fp32")]
+        base_s = float(fp32["median_s"].iloc[0]) if len(fp32) else nan
+        base_mem = float(fp32["peak_mem_bytes"].iloc[0]) if len(fp32) else nan
+        for (_, r), bad in zip(group.iterrows(), failed, strict=True):
             rows.append({
                 "size": f"{int(width)}x{int(height)}", "mode": r["mode"],
-                "median s": float("nan") if failed else float(r["median_s"]),
-                "speed-up vs fp32": float("nan") if failed else base_s / float(r["median_s"]),
-                "peak memory MB": float("nan") if failed else float(r["peak_mem_bytes"]) / 1e6,
-                "memory vs fp32": float("nan") if failed else float(r["peak_mem_bytes"]) / base_mem,
-                "PSNR vs fp32 dB": float(r["psnr_vs_fp32_db"]) if not failed else float("nan"),
-                "note": str(r["error"]) if failed else "",
+                "median s": nan if bad else float(r["median_s"]),
+                "speed-up vs fp32": nan if bad else base_s / float(r["median_s"]),
+                "peak memory MB": nan if bad else float(r["peak_mem_bytes"]) / 1e6,
+                "memory vs fp32": nan if bad else float(r["peak_mem_bytes"]) / base_mem,
+                "PSNR vs fp32 dB": nan if bad else float(r["psnr_vs_fp32_db"]),
+                "note": str(r["error"]) if bad else "",
             })
     decimals = {"median s": 3, "speed-up vs fp32": 2, "peak memory MB": 0, "memory vs fp32": 2, "PSNR vs fp32 dB": 1}
     return pd.DataFrame(rows).round(decimals)

@@ -50,6 +50,12 @@ def test_tile_check_cli_on_a_small_model(tmp_path: Path) -> None:
     assert main([str(tmp_path / "a.png"), "--checkpoint", str(ckpt), "--tiles", "64",
                  "--overlap", "32", "--out", str(out)]) == 0  # fmt: skip
     rows = {r["mode"]: r for r in csv.DictReader(out.open())}
+    assert set(rows) == {"strips", "blend"}
+    # a corrupt file is named and skipped; the good image is still measured and written
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    assert main([str(tmp_path / "bad.png"), str(tmp_path / "a.png"), "--checkpoint", str(ckpt),
+                 "--tiles", "64", "--overlap", "32", "--out", str(out)]) == 1  # fmt: skip
+    rows = {r["mode"]: r for r in csv.DictReader(out.open())}
     assert set(rows) == {"strips", "blend"} and rows["blend"]["tile"] == "64"
     assert 10 < float(rows["blend"]["psnr_db"]) < math.inf  # tiles normalise on their own
     assert float(rows["strips"]["psnr_db"]) > 50  # strips reproduce the full frame

@@ -93,3 +93,19 @@ def test_pool_rounds_keeps_the_highest_peak_and_spread():
     assert pooled["median_s"] == pytest.approx(1.6) and pooled["runs"] == 4 and pooled["rounds"] == 2
     assert pooled["round_spread"] == pytest.approx(2.1 / 1.1 - 1) and pooled["peak_mem_mb"] == 130.0
     assert pool_rounds([{"status": "OOM"}]) == {"status": "OOM"}
+    # a slow later visit still counts; a failed one is named, not silently dropped
+    slow = {"status": "over_budget", "peak_mem_mb": 90.0, "times_s": [9.0]}
+    pooled = pool_rounds([{**visit, "times_s": [1.0]}, slow, {"status": "timeout", "note": "child exceeded 9 s"}])
+    assert pooled["status"] == "ok" and pooled["runs"] == 2 and pooled["median_s"] == pytest.approx(5.0)
+    assert pooled["note"] == "visit 3: timeout"
+
+
+def test_status_changes_lists_cells_that_flipped():
+    from efficiency.scaling import status_changes
+
+    base = {"method": "m", "device": "cpu", "height": 1}
+    a = pd.DataFrame([{**base, "width": 1, "status": "ok"}, {**base, "width": 2, "status": "ok"}])
+    b = pd.DataFrame([{**base, "width": 1, "status": "ok"}, {**base, "width": 2, "status": "over_budget"}])
+    changed = status_changes(a, b)
+    assert changed[["width", "status_a", "status_b"]].values.tolist() == [[2, "ok", "over_budget"]]
+    assert status_changes(a, a).empty
