@@ -8,20 +8,46 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 
+def current_umask() -> int:
+    """The process's umask. Linux reports it in /proc (no change to process state); elsewhere
+    it is read by setting and restoring it, which is only racy against other threads creating
+    files at that very moment."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _plain_open_mode(path: Path) -> int:
+    """The permission bits ``open(path, "w")`` would leave: an existing file keeps its own,
+    a new one gets 0o666 minus the umask (mkstemp's 0o600 would hide results from the group)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs) -> Iterator[IO]:
-    """Open a temporary file for writing; move it onto ``path`` only if the block succeeds."""
+    """Open a temporary file for writing; move it onto ``path`` only if the block succeeds.
+
+    The file ends with the permissions a plain ``open()`` would give it (see above)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, **open_kwargs) as handle:
+            os.fchmod(handle.fileno(), _plain_open_mode(path))
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
