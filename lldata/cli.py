@@ -18,8 +18,8 @@ import numpy as np
 
 from lldata.atomic import atomic_write
 from lldata.datasets import KINDS, validate_dataset
-from lldata.demo import DemoConfig, build_demo
-from lldata.imageio import ImageReadError, is_image_file, read_rgb, write_png
+from lldata.demo import DemoConfig, DemoFolderError, build_demo
+from lldata.imageio import IMAGE_SUFFIXES, ImageReadError, is_image_file, read_rgb, write_png
 from lldata.synthesis import DarkenParams, darken
 
 
@@ -90,7 +90,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         config = DemoConfig.from_dict(values)
     except (TypeError, ValueError) as exc:
         raise SystemExit(f"error: bad demo config: {exc}") from None
-    out = build_demo(args.out_dir, config)
+    try:
+        out = build_demo(args.out_dir, config)
+    except DemoFolderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"demo dataset written to {out} ({config.num_images} images, seed {config.seed})")
     return 0
 
@@ -107,6 +111,10 @@ def cmd_darken(args: argparse.Namespace) -> int:
     for item in args.inputs:
         path = Path(item)
         inputs.extend(sorted(p for p in path.iterdir() if is_image_file(p)) if path.is_dir() else [path])
+    if not inputs:
+        # Zero images darkened is never what was meant (a wrong folder, or the wrong level of it).
+        print(f"error: no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(args.inputs)}", file=sys.stderr)
+        return 1
     failures = 0
     for path in inputs:
         try:

@@ -12,6 +12,7 @@ ever sees a half-valid dataset.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -78,13 +79,34 @@ def _split_digits(text: str) -> list[str]:
     return parts
 
 
-def _images_by_stem(folder: Path, issues: list[Issue]) -> dict[str, Path]:
-    """Image files of a folder keyed by stem; two files with one stem is an error."""
+def broken_link_problem(path: Path) -> str | None:
+    """Why a symbolic link cannot be followed (a loop, or a missing target); None otherwise."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"symbolic link loops (it points to {os.readlink(path)}, and following it never reaches a file)"
+        return f"symbolic link points to {os.readlink(path)}, which cannot be read ({exc.strerror})"
+    return None
+
+
+def _images_by_stem(folder: Path, issues: list[Issue], broken: set[str] | None = None) -> dict[str, Path]:
+    """Image files of a folder keyed by stem; two files with one stem is an error. Image names
+    that are links which cannot be followed are errors too (their stems go into ``broken``, so
+    that their labels are not also reported as labels without an image)."""
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.name.startswith("."):
+        if path.name.startswith(".") or not is_image_file(path):
             continue
-        if not is_image_file(path):
+        problem = broken_link_problem(path)
+        if problem is not None:
+            issues.append(Issue(path, "image-link-broken", problem))
+            if broken is not None:
+                broken.add(path.stem)
+            continue
+        if not path.is_file():
             continue
         if path.stem in found:
             issues.append(
@@ -118,11 +140,12 @@ def _scan_darkface(root: Path, clip_boxes: bool, issues: list[Issue]) -> list[It
     label_dir = _require_dir(root, "label", issues)
     if image_dir is None or label_dir is None:
         return []
-    images = _images_by_stem(image_dir, issues)
+    broken: set[str] = set()
+    images = _images_by_stem(image_dir, issues, broken)
     labels = {p.stem: p for p in sorted(label_dir.glob("*.txt"))}
     reference_dir = root / "reference"
     references = _images_by_stem(reference_dir, issues) if reference_dir.is_dir() else {}
-    for stem in sorted(set(labels) - set(images), key=_natural_key):
+    for stem in sorted(set(labels) - set(images) - broken, key=_natural_key):
         issues.append(Issue(labels[stem], "extra-label", f"label without an image '{stem}.*' in {image_dir}"))
     items = []
     for stem, image_path in images.items():
@@ -156,9 +179,10 @@ def _scan_paired(root: Path, issues: list[Issue]) -> list[Item]:
     high_dir = _require_dir(root, "high", issues)
     if low_dir is None or high_dir is None:
         return []
-    lows = _images_by_stem(low_dir, issues)
+    broken: set[str] = set()
+    lows = _images_by_stem(low_dir, issues, broken)
     highs = _images_by_stem(high_dir, issues)
-    for stem in sorted(set(highs) - set(lows), key=_natural_key):
+    for stem in sorted(set(highs) - set(lows) - broken, key=_natural_key):
         issues.append(Issue(highs[stem], "missing-low", f"no low-light image '{stem}.*' in {low_dir}"))
     items = []
     for stem, low in lows.items():
@@ -195,7 +219,12 @@ def validate_dataset(root: str | os.PathLike[str], kind: str, clip_boxes: bool =
         raise ValueError(f"unknown dataset kind {kind!r}; expected one of {', '.join(KINDS)}")
     issues: list[Issue] = []
     if not root.is_dir():
-        issues.append(Issue(root, "missing-folder", "dataset folder does not exist"))
+        if root.exists():
+            issues.append(Issue(root, "not-a-folder", "dataset path is a file, not a folder (a dataset is a folder)"))
+        elif broken_link_problem(root) is not None:
+            issues.append(Issue(root, "not-a-folder", f"dataset path is a {broken_link_problem(root)}"))
+        else:
+            issues.append(Issue(root, "missing-folder", "dataset folder does not exist"))
         return Dataset(root, kind, [], issues)
     if kind == "darkface":
         items = _scan_darkface(root, clip_boxes, issues)

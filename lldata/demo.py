@@ -15,6 +15,11 @@ subset). For each image we
 The result is written in DARK FACE layout (``image/``, ``label/``) plus ``reference/`` (the
 normal-light composites) and ``manifest.json`` (parameters and SHA-256 of every file). All
 randomness derives from ``seed`` and the image index, so the same settings give the same bytes.
+
+Rebuilding into an existing folder gives exactly the new set: files an earlier (larger) build
+wrote and this one does not are removed. Only files the demo wrote are ever removed; they are
+listed in ``.lldata-demo.json`` (written before any data file) and in ``manifest.json``. A
+folder holding anything else is refused with the list of those files, and nothing is changed.
 """
 
 from __future__ import annotations
@@ -179,15 +184,91 @@ def make_demo_image(index: int, config: DemoConfig) -> tuple[np.ndarray, np.ndar
     return dark, reference, np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
 
 
+MANIFEST = "manifest.json"
+OWNED_LIST = ".lldata-demo.json"
+_SUBFOLDERS = (("image", ".png"), ("label", ".txt"), ("reference", ".png"))
+
+
+class DemoFolderError(ValueError):
+    """The output folder holds files the demo did not write; nothing was changed."""
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def demo_files(num_images: int) -> list[str]:
+    """Relative paths of the data files a build of ``num_images`` images writes."""
+    return [f"{sub}/{index + 1}{suffix}" for index in range(num_images) for sub, suffix in _SUBFOLDERS]
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _owned_files(out: Path) -> set[str]:
+    """Files an earlier build wrote here: the ownership list (kept across builds, written before
+    any data file, so an interrupted build is covered) and the manifest of a finished build."""
+    owned: set[str] = set()
+    listed = _read_json(out / OWNED_LIST)
+    if listed.get("generator") == "lldata.demo":
+        owned.update(str(f) for f in listed.get("files", []))
+    manifest = _read_json(out / MANIFEST)
+    if manifest.get("generator") == "lldata.demo":
+        owned.update(str(f) for f in manifest.get("sha256", {}))
+    return owned
+
+
+def _is_write_leftover(rel: str) -> bool:
+    """A temporary file of an interrupted atomic write (``.<name>.<random>.tmp`` beside it)."""
+    parent, _, name = rel.rpartition("/")
+    return parent in ("", "image", "label", "reference") and name.startswith(".") and name.endswith(".tmp")
+
+
+def _prepare_folder(out: Path, planned: list[str]) -> set[str]:
+    """Check that ``out`` holds only demo files; return those to remove after the build."""
+    if out.exists() and not out.is_dir():
+        raise DemoFolderError(f"{out}: exists and is not a folder")
+    if not out.exists():
+        return set()
+    owned = _owned_files(out)
+    present = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() or p.is_symlink()}
+    foreign = sorted(
+        rel for rel in present if rel not in owned and rel not in (MANIFEST, OWNED_LIST) and not _is_write_leftover(rel)
+    )
+    if foreign:
+        shown = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
+        raise DemoFolderError(
+            f"{out}: holds {len(foreign)} file(s) the demo did not write ({shown}); the demo replaces "
+            "the whole folder, so build it into an empty or new folder (nothing was changed)"
+        )
+    return (owned & present) - set(planned) | {rel for rel in present if _is_write_leftover(rel)}
+
+
+def _write_owned_list(out: Path, files: set[str] | list[str]) -> None:
+    with atomic_write(out / OWNED_LIST, "w", encoding="utf-8") as handle:
+        json.dump({"generator": "lldata.demo", "files": sorted(files)}, handle, indent=1)
+        handle.write("\n")
+
+
 def build_demo(out_dir: str | os.PathLike[str], config: DemoConfig | None = None) -> Path:
-    """Write the demo dataset to ``out_dir`` (DARK FACE layout + reference/ + manifest.json)."""
+    """Write the demo dataset to ``out_dir`` (DARK FACE layout + reference/ + manifest.json).
+
+    An existing folder must hold only files of earlier demo builds (else :class:`DemoFolderError`
+    and nothing changes); those this build does not write again are removed."""
     config = config or DemoConfig()
     out = Path(out_dir)
+    planned = demo_files(config.num_images)
+    stale = _prepare_folder(out, planned)
     out.mkdir(parents=True, exist_ok=True)
+    # Own every file before writing it, then drop the old manifest: an interrupted build never
+    # leaves an unlisted file, nor a manifest that describes other files than the folder holds.
+    _write_owned_list(out, _owned_files(out) | set(planned))
+    (out / MANIFEST).unlink(missing_ok=True)
     files = {}
     total_faces = 0
     for index in range(config.num_images):
@@ -195,9 +276,12 @@ def build_demo(out_dir: str | os.PathLike[str], config: DemoConfig | None = None
         dark, reference, boxes = make_demo_image(index, config)
         write_darkface_item(out, stem, dark, boxes, reference)
         total_faces += len(boxes)
-        for sub, suffix in (("image", ".png"), ("label", ".txt"), ("reference", ".png")):
+        for sub, suffix in _SUBFOLDERS:
             path = out / sub / f"{stem}{suffix}"
             files[f"{sub}/{stem}{suffix}"] = _sha256(path)
+    for rel in sorted(stale):
+        (out / rel).unlink(missing_ok=True)
+    _write_owned_list(out, planned)
     manifest = {
         "generator": "lldata.demo",
         "generator_version": GENERATOR_VERSION,
@@ -207,7 +291,7 @@ def build_demo(out_dir: str | os.PathLike[str], config: DemoConfig | None = None
         "sha256": files,
     }
     # The manifest is written last: its presence means the dataset is complete.
-    with atomic_write(out / "manifest.json", "w", encoding="utf-8") as handle:
+    with atomic_write(out / MANIFEST, "w", encoding="utf-8") as handle:
         json.dump(manifest, handle, indent=1, sort_keys=True)
         handle.write("\n")
     return out

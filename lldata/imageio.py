@@ -7,8 +7,11 @@ corrupt files raise :class:`ImageReadError` naming the file, instead of being ha
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,22 @@ Image.LOAD_TRUNCATED_IMAGES = False
 
 class ImageReadError(ValueError):
     """An image file that cannot be decoded completely."""
+
+
+@contextlib.contextmanager
+def _bomb_guard(path: Path) -> Iterator[None]:
+    """Turn Pillow's decompression-bomb check (a warning above ``MAX_IMAGE_PIXELS``, an error
+    above twice that) into an :class:`ImageReadError` naming the file: such a frame would take
+    gigabytes to decode, and no dataset here needs one."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(
+            f"{path}: refused as a possible decompression bomb: {exc} (Pillow's decompression-bomb "
+            f"limit, PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS} pixels)"
+        ) from None
 
 
 def is_image_file(path: str | os.PathLike[str]) -> bool:
@@ -63,10 +82,12 @@ def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     if not data:
         raise ImageReadError(f"{path}: empty file")
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with _bomb_guard(path), Image.open(io.BytesIO(data)) as img:
             img.load()
             img = ImageOps.exif_transpose(img)
             arr = _to_uint8_rgb(img)
+    except ImageReadError:
+        raise
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not an image Pillow can decode") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -80,9 +101,11 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """(width, height) after EXIF orientation, without decoding all pixels."""
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        with _bomb_guard(path), Image.open(path) as img:
             w, h = img.size
             orientation = img.getexif().get(0x0112, 1)
+    except ImageReadError:
+        raise
     except FileNotFoundError:
         raise ImageReadError(f"{path}: file not found") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:

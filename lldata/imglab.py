@@ -52,11 +52,26 @@ def import_imglab(xml_files: list[str | os.PathLike[str]], out_dir: str | os.Pat
     Images are looked up next to their XML file and re-encoded as PNG (RGB uint8). Returns the
     number of images written.
     """
-    count = 0
+    # Output files are named by stem, so two images with one stem (``a/1.png``, ``b/1.png``)
+    # would silently overwrite each other: check every name before writing anything.
+    entries: list[tuple[Path, np.ndarray]] = []
+    by_stem: dict[str, Path] = {}
+    clashes: list[str] = []
     for xml in xml_files:
         xml = Path(xml)
         for name, boxes in read_imglab_xml(xml).items():
-            image = read_rgb(xml.parent / name)
-            write_darkface_item(out_dir, Path(name).stem, image, boxes)
-            count += 1
-    return count
+            source = xml.parent / name
+            stem = Path(name).stem
+            if stem in by_stem:
+                clashes.append(f"{by_stem[stem]} and {source} (stem '{stem}')")
+                continue
+            by_stem[stem] = source
+            entries.append((source, boxes))
+    if clashes:
+        raise ValueError(
+            "images with the same file stem would write the same image/<stem>.png and "
+            "label/<stem>.txt: " + "; ".join(clashes) + " (rename them or import them into separate folders)"
+        )
+    for source, boxes in entries:
+        write_darkface_item(out_dir, source.stem, read_rgb(source), boxes)
+    return len(entries)
