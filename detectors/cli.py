@@ -17,19 +17,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
+from lowlight_common.options import OptionError
+from lowlight_common.options import parse_option as _parse_option
 
 
 def parse_option(text: str) -> tuple[str, Any]:
-    """``K=V`` with V parsed as YAML, so ``0.5`` is a float, ``[1,2]`` a list, ``true`` a bool."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    """``K=V`` with V read as JSON or YAML (:mod:`lowlight_common.options`, one grammar for every
+    command): ``0.5`` is a float, ``[1,2]`` a list, ``true``/``no`` a bool."""
     try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
-        raise argparse.ArgumentTypeError(f"cannot parse the value of {key!r}: {value!r}") from None
-    return key.strip(), parsed
+        return _parse_option(text)
+    except OptionError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_edges(text: str) -> tuple[float, ...]:

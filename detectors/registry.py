@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from detectors.base import Detector
+from lowlight_common.options import OptionError, check_option_types, option_annotations
 
 _BUILTIN: dict[str, str] = {
     "mtcnn": "detectors.mtcnn:MTCNNDetector",
@@ -126,7 +127,7 @@ def merge_options(info: DetectorInfo, options: Mapping[str, Any]) -> dict[str, A
     unknown = sorted(set(options) - set(info.default_options))
     if unknown:
         valid = ", ".join(sorted(info.default_options)) or "(none)"
-        raise ValueError(
+        raise OptionError(
             f"detector {info.name!r}: unknown option(s) {', '.join(unknown)}; valid: {valid}"
         )
     merged = dict(info.default_options)
@@ -134,10 +135,20 @@ def merge_options(info: DetectorInfo, options: Mapping[str, Any]) -> dict[str, A
     return merged
 
 
+def check_detector_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Options merged over the defaults, with unknown names and wrongly typed values (against
+    the constructor's annotations) as :class:`OptionError`; loads no model, so the workflow
+    runs it for every configured detector before any job."""
+    cls = _load_class(name)
+    merged = merge_options(cls.info, options)
+    check_option_types(f"detector {name!r}", option_annotations(cls, skip=("device",)), options)
+    return merged
+
+
 def create_detector(name: str, device: str = "auto", **options: Any) -> Detector:
     """Build a detector by name; the model is loaded once here, not per image."""
     cls = _load_class(name)
-    merged = merge_options(cls.info, options)
+    merged = check_detector_options(name, options)
     resolved = resolve_device(device, cls)
     if cls.info.needs_gpu and resolved != "cuda":
         raise RuntimeError(f"detector {name!r} needs a CUDA GPU; none is available")

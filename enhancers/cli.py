@@ -11,7 +11,6 @@ written), 2 for usage errors or a method that cannot be created (e.g. missing we
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import sys
 from collections.abc import Sequence
@@ -22,29 +21,16 @@ from enhancers.folder import collect_inputs, enhance_folder
 from enhancers.registry import create_method, list_methods, method_info, method_options
 from enhancers.weights import WeightsError
 from lldata.manifest import filter_by_stems, write_manifest
-
-
-def parse_value(text: str) -> Any:
-    """``--option`` value: a Python literal (1, 0.5, True, None, (15, 80, 250)) or a string."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+from lowlight_common.options import OptionError
+from lowlight_common.options import parse_options as _parse_options
 
 
 def parse_options(items: Sequence[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--option expects KEY=VALUE, got {item!r}")
-        options[key.strip()] = parse_value(value)
-    return options
+    """``--option KEY=VALUE`` items (VALUE as JSON or YAML: :mod:`lowlight_common.options`)."""
+    try:
+        return _parse_options(items)
+    except OptionError as exc:
+        raise OptionError(f"--option: {exc}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="method option, repeatable (e.g. --option clip_limit=3)",
+        help="method option, repeatable; VALUE is JSON or YAML (e.g. clip_limit=3, sigmas=[15,80,250], denoise=false)",
     )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument(

@@ -20,6 +20,7 @@ from enhancers.learned import (
 )
 from enhancers.lime import LIME
 from enhancers.msrcr import MSRCR
+from lowlight_common.options import OptionError, check_option_types, option_annotations
 
 _METHODS: dict[str, tuple[type[Method], dict[str, Any]]] = {
     "raw": (Raw, {}),
@@ -71,6 +72,20 @@ def method_info(name: str) -> MethodInfo:
     return cls.describe(**fixed)  # type: ignore[attr-defined]
 
 
+def check_method_options(name: str, options: dict[str, Any]) -> None:
+    """Unknown option names and values of the wrong type are errors (``OptionError``, a
+    ``ValueError``) naming the method, the option and the expected type; nothing is built, so
+    the workflow runs this for every configured method before any job."""
+    cls, fixed = _lookup(name)
+    allowed = method_options(name)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        valid = ", ".join(f"{k} (default {v!r})" for k, v in allowed.items()) or "none"
+        raise OptionError(f"{name}: unknown option(s) {', '.join(unknown)}; valid options: {valid}")
+    annotations = option_annotations(cls, skip=("device", "weights_dir", *fixed))
+    check_option_types(name, annotations, options)
+
+
 def create_method(
     name: str,
     device: str | torch.device = "auto",
@@ -83,9 +98,5 @@ def create_method(
     with the released weights (else $LOWLIGHT_WEIGHTS, else ~/.cache/lowlight-faces/weights).
     """
     cls, fixed = _lookup(name)
-    allowed = method_options(name)
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        valid = ", ".join(f"{k} (default {v!r})" for k, v in allowed.items()) or "none"
-        raise ValueError(f"{name}: unknown option(s) {', '.join(unknown)}; valid options: {valid}")
+    check_method_options(name, options)
     return cls(device=device, weights_dir=weights_dir, **fixed, **options)

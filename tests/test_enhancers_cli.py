@@ -97,12 +97,13 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_option_values_are_parsed() -> None:
-    assert cli.parse_options(["a=1", "b=0.5", "c=true", "d=None", "e=(15, 80)", "f=spsolve"]) == {
+    # the project's one grammar (lowlight_common.options): JSON, else YAML -- not Python literals
+    assert cli.parse_options(["a=1", "b=0.5", "c=true", "d=null", "e=[15, 80]", "f=spsolve"]) == {
         "a": 1,
         "b": 0.5,
         "c": True,
         "d": None,
-        "e": (15, 80),
+        "e": [15, 80],
         "f": "spsolve",
     }
 

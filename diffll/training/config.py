@@ -68,6 +68,7 @@ from pathlib import Path
 from typing import Any
 
 from diffll.config import DiffLLConfig
+from lowlight_common.options import parse_option
 
 __all__ = [
     "LOSS_KEYS",
@@ -223,7 +224,7 @@ class TrainConfig:
 
 
 def set_key(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Apply a ``section.key=value`` override (value parsed as YAML) to a raw config dict."""
+    """Apply a ``section.key=value`` override (value already parsed) to a raw config dict."""
     parts = dotted.split(".")
     if len(parts) != 2 or not all(parts):
         raise ValueError(f"override {dotted!r}: expected section.key (e.g. run.max_steps)")
@@ -250,8 +251,8 @@ def load_train_config(path: str | Path, overrides: list[str] | None = None) -> T
     for item in overrides or []:
         if "=" not in item:
             raise ValueError(f"override {item!r}: expected section.key=value")
-        key, value = item.split("=", 1)
-        set_key(raw, key.strip(), yaml.safe_load(value))
+        key, value = parse_option(item)  # the project's one KEY=VALUE grammar (JSON or YAML)
+        set_key(raw, key, value)
     try:
         return TrainConfig.from_dict(raw)
     except (TypeError, ValueError) as exc:

@@ -14,19 +14,28 @@ def _validate_config():
         validate(config, schema="../schemas/config.schema.yaml")
     except Exception as exc:  # WorkflowError carrying the jsonschema message and key path
         raise ValueError(f"invalid configuration: {exc}") from None
-    known = set(_registry_methods())
-    for label, entry in config.get("methods", {}).items():
-        name = (entry or {}).get("method", label)
-        if known and name not in known:
-            raise ValueError(f"invalid configuration: methods.{label}: unknown method {name!r}; known: {', '.join(sorted(known))}")
+    _check_options("methods", "method", "enhancers.registry", "list_methods", "check_method_options")
+    _check_options("detectors", "detector", "detectors.registry", "list_detectors", "check_detector_options")
 
 
-def _registry_methods():
+def _check_options(section, name_key, module, lister, checker):
+    """Every entry of a section names a registered class and gives only options its constructor
+    takes, with values of the annotated types: a typo or `denoise: "no"` fails here, at `-n`,
+    not inside a job hours later. Skipped when the packages are not installed (lint only)."""
     try:
-        from enhancers.registry import list_methods
-    except ImportError:  # the workflow can still be linted without the packages installed
-        return []
-    return list_methods()
+        registry = __import__(module, fromlist=[lister, checker])
+    except ImportError:
+        return
+    known = set(getattr(registry, lister)())
+    for label, entry in (config.get(section) or {}).items():
+        entry = dict(entry or {})
+        name = entry.pop(name_key, label)
+        if name not in known:
+            raise ValueError(f"invalid configuration: {section}.{label}: unknown {name_key} {name!r}; known: {', '.join(sorted(known))}")
+        try:
+            getattr(registry, checker)(name, entry)
+        except ValueError as exc:
+            raise ValueError(f"invalid configuration: {section}.{label}: {exc}") from None
 
 
 _validate_config()
@@ -57,7 +66,8 @@ def shell_json(value):
 
 
 def option_args(entry, skip=("method",)):
-    """`--option key=value` arguments for a method or detector entry of the config."""
+    """`--option key=<JSON>` arguments for a method or detector entry of the config: the CLIs
+    read a JSON value exactly (lowlight_common.options), so dicts, lists and null arrive as such."""
     entry = entry or {}
     return " ".join(
         f"--option {shlex.quote(f'{key}={json.dumps(value)}')}" for key, value in sorted(entry.items()) if key not in skip
