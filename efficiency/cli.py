@@ -1,7 +1,9 @@
 """``efficiency``: time and peak memory per method x resolution x device.
 
     efficiency run --methods raw clahe zero_dce --resolutions 600x400 1280x720 --device cpu -o cpu.csv
+    efficiency run --interleave --rounds 5 --threads 1 --methods ... -o cpu.csv   # side by side, ratios to a reference
     efficiency compare first.csv second.csv      # do two runs agree within 15% (cells > 50 ms)?
+                                                 # (on the ratios when both runs are interleaved)
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ import sys
 import pandas as pd
 
 from efficiency.runner import BenchmarkSettings, parse_resolution, run_benchmark, write_csv
-from efficiency.scaling import compare_runs, scaling_table, status_changes
+from efficiency.scaling import (
+    compare_ratios,
+    compare_runs,
+    has_ratios,
+    scaling_table,
+    status_changes,
+)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -24,30 +32,60 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     settings = BenchmarkSettings(device=args.device, warmup=args.warmup, repeats=args.repeats, rounds=args.rounds, budget_s=args.budget,
-                                 timeout_s=args.timeout, threads=args.threads, method_options=options)
+                                 timeout_s=args.timeout, threads=args.threads, min_time_s=args.min_time, interleave=args.interleave,
+                                 reference=args.reference, seed=args.seed, method_options=options)
     if resolutions:
         settings.resolutions = resolutions
     if settings.device == "auto":
         import torch
 
         settings.device = "cuda" if torch.cuda.is_available() else "cpu"
-    frame = run_benchmark(args.methods, settings, progress=lambda m: print(m, file=sys.stderr, flush=True), partial_csv=args.output)
+    try:
+        frame = run_benchmark(args.methods, settings, progress=lambda m: print(m, file=sys.stderr, flush=True), partial_csv=args.output)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     write_csv(frame, args.output)
-    shown = frame[["method", "width", "height", "status", "median_s", "peak_mem_mb"]]
+    shown = frame[["method", "width", "height", "status", "median_s", "peak_mem_mb"] + (["ratio", "ratio_low", "ratio_high"] if settings.interleave else [])]
     print(shown.to_string(index=False))
     print(scaling_table(frame).to_string(index=False))
     return 0
 
 
+def _summary(table: pd.DataFrame, what: str, args: argparse.Namespace) -> str:
+    unstable = table[~table["stable"]]
+    line = (f"{what}: {int(table['checked'].sum())} cell(s) over {args.min_seconds * 1000:.0f} ms checked, "
+            f"{int(table['checked'].sum()) - len(unstable)} agree within {args.tolerance:.0%}, {len(unstable)} do not")
+    if len(unstable):
+        worst = unstable.sort_values("relative_difference", ascending=False).head(3)
+        line += "; largest: " + ", ".join(f"{r.method} {r.width}x{r.height} {r.relative_difference:.0%}" for r in worst.itertuples())
+    return line
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     first, second = pd.read_csv(args.first), pd.read_csv(args.second)
+    on = args.on
+    if on == "auto":
+        on = "ratio" if has_ratios(first) and has_ratios(second) else "seconds"
+    if on == "ratio" and not (has_ratios(first) and has_ratios(second)):
+        print("error: --on ratio needs two interleaved runs (a ratio column in both files)", file=sys.stderr)
+        return 2
     for _, row in status_changes(first, second).iterrows():
         print(f"status differs: {row['method']} {row['width']}x{row['height']}: {row['status_a']} vs {row['status_b']}")
-    table = compare_runs(first, second, args.min_seconds, args.tolerance)
-    print(table.to_string(index=False))
-    unstable = table[~table["stable"]]
-    print(f"{int(table['checked'].sum())} cell(s) over {args.min_seconds * 1000:.0f} ms checked, {len(unstable)} differ by more than {args.tolerance:.0%}")
-    return 1 if len(unstable) else 0
+    seconds = compare_runs(first, second, args.min_seconds, args.tolerance)
+    tables = [("seconds", seconds)]
+    if on == "ratio":
+        try:
+            tables.append(("ratio to " + str(first["reference"].dropna().iloc[0]), compare_ratios(first, second, args.min_seconds, args.tolerance)))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.precision", 4):
+        print(tables[-1][1].to_string(index=False))
+    for what, table in tables:
+        print(_summary(table, what, args))
+    decisive = tables[-1][1]
+    return 1 if (~decisive["stable"]).any() else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=1, help="visits of the whole grid, timings pooled (steadier on a drifting machine)")
     p.add_argument("--budget", type=float, default=120.0, help="seconds per cell; larger sizes of a method over budget are skipped")
     p.add_argument("--timeout", type=float, default=900.0, help="hard limit per child process, seconds")
-    p.add_argument("--threads", type=int, help="OMP/MKL threads in each child")
+    p.add_argument("--threads", type=int, help="torch, OpenMP, MKL and OpenBLAS threads in each child (recorded in the CSV)")
+    p.add_argument("--min-time", type=float, default=0.0, help="seconds of timed runs per visit: a cheap method repeats until it has them")
+    p.add_argument("--interleave", action="store_true", help="resolution by resolution, methods in a shuffled order every round; ratios to --reference")
+    p.add_argument("--reference", help="ratio denominator with --interleave (default: zero_dce_pp, else the cheapest learned method)")
+    p.add_argument("--seed", type=int, default=0, help="visit order and bootstrap seed")
     p.add_argument("--options-json", help='method options, e.g. {"diffll": {"precision": "bf16"}}')
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_run)
@@ -71,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("second")
     p.add_argument("--min-seconds", type=float, default=0.05)
     p.add_argument("--tolerance", type=float, default=0.15)
+    p.add_argument("--on", choices=["auto", "ratio", "seconds"], default="auto",
+                   help="what must agree: ratios (default when both runs are interleaved) or seconds")
     p.set_defaults(func=cmd_compare)
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -9,10 +9,15 @@ of all rounds are pooled: on a shared or virtualised machine whose speed drifts 
 a median over several visits spread across the run is steadier than the median of one visit.
 ``round_spread`` (largest over smallest per-round median, minus 1) shows how much the machine
 drifted under each cell.
+
+With ``interleave`` the grid is visited resolution by resolution instead, every method once per
+round in a shuffled order (:mod:`efficiency.interleave`), and each cell also gets its time as a
+ratio to a reference method measured in the same rounds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -20,9 +25,11 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from lldata.atomic import atomic_write
@@ -32,7 +39,8 @@ DEFAULT_RESOLUTIONS = ((600, 400), (1280, 720), (1920, 1080), (2560, 1440), (384
 COLUMNS = [
     "method", "width", "height", "megapixels", "device", "device_name", "precision", "torch_version",
     "date", "status", "runs", "rounds", "median_s", "min_s", "max_s", "iqr_s", "round_spread",
-    "peak_mem_mb", "baseline_mem_mb", "mem_kind", "note",
+    "peak_mem_mb", "baseline_mem_mb", "mem_kind", "threads", "min_time_s", "interleaved", "seed",
+    "reference", "ratio", "ratio_low", "ratio_high", "ratio_pairs", "visit_s", "note",
 ]
 
 
@@ -46,6 +54,12 @@ class BenchmarkSettings:
     budget_s: float = 120.0  # per cell, warm-up included
     timeout_s: float = 900.0  # hard limit per child process
     threads: int | None = None  # torch/OpenMP threads in the child (None: library default)
+    min_time_s: float = 0.0  # a visit repeats a cheap method until its timed runs add up to this
+    interleave: bool = False  # resolution by resolution, methods in a shuffled order each round
+    reference: str | None = None  # ratio denominator (interleave); None: zero_dce_pp or the cheapest learned
+    seed: int = 0  # visit order and bootstrap
+    image_dir: str | None = None  # where the benchmark frames are cached (.npy); None: each child makes its own
+    bootstrap: int = 2000  # resamples of the rounds for the ratio's interval
     method_options: dict[str, dict] = field(default_factory=dict)
 
 
@@ -79,15 +93,44 @@ def _precision(options: dict) -> str:
     return str(options.get("precision", "fp32"))
 
 
-def run_cell(method: str, width: int, height: int, settings: BenchmarkSettings) -> dict:
-    options = settings.method_options.get(method, {})
-    spec = {
-        "method": method, "options": options, "width": width, "height": height, "device": settings.device,
-        "warmup": settings.warmup, "repeats": settings.repeats, "budget_s": settings.budget_s,
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def child_env(threads: int | None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The child's environment: with ``threads`` the OpenMP, MKL and OpenBLAS pools are sized
+    before the child starts (they read these variables once, when loaded)."""
+    env = dict(os.environ if base is None else base)
+    if threads:
+        env.update({name: str(threads) for name in THREAD_VARIABLES})
+    return env
+
+
+def cached_image(width: int, height: int, directory: str | os.PathLike[str]) -> Path:
+    """The benchmark frame of this size as an .npy file in ``directory``, made on first use, so
+    that the children load it instead of each synthesising it again (the same pixels)."""
+    from efficiency.worker import benchmark_image
+
+    path = Path(directory) / f"frame_{width}x{height}.npy"
+    if not path.is_file():
+        with atomic_write(path, "wb") as handle:
+            np.save(handle, benchmark_image(width, height))
+    return path
+
+
+def cell_spec(method: str, width: int, height: int, settings: BenchmarkSettings) -> dict:
+    """What one child is asked to measure (``python -m efficiency.worker '<json>'``)."""
+    image = str(cached_image(width, height, settings.image_dir)) if settings.image_dir else None
+    return {
+        "image": image,
+        "method": method, "options": settings.method_options.get(method, {}), "width": width, "height": height,
+        "device": settings.device, "warmup": settings.warmup, "repeats": settings.repeats, "budget_s": settings.budget_s,
+        "threads": settings.threads, "min_time_s": settings.min_time_s,
     }
-    env = dict(os.environ)
-    if settings.threads:
-        env.update(OMP_NUM_THREADS=str(settings.threads), MKL_NUM_THREADS=str(settings.threads))
+
+
+def run_cell(method: str, width: int, height: int, settings: BenchmarkSettings) -> dict:
+    spec = cell_spec(method, width, height, settings)
+    env = child_env(settings.threads)
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "efficiency.worker", json.dumps(spec)],
@@ -132,10 +175,29 @@ def pool_rounds(results: list[dict]) -> dict:
     return first
 
 
+def cell_base(method: str, width: int, height: int, settings: BenchmarkSettings, name: str, torch_version: str, date: str) -> dict:
+    """The identity and settings columns of one cell's row."""
+    return {
+        "method": method, "width": width, "height": height, "megapixels": width * height / 1e6,
+        "device": settings.device, "device_name": name,
+        "precision": _precision(settings.method_options.get(method, {})),
+        "torch_version": torch_version, "date": date, "threads": settings.threads,
+        "min_time_s": settings.min_time_s, "interleaved": settings.interleave,
+    }
+
+
 def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=print, partial_csv: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Measure every (method, resolution) cell; with ``partial_csv`` the table so far is written
     after each cell, so an interrupted benchmark keeps what it measured. Later rounds revisit
-    the cells that were ``ok`` in the first."""
+    the cells that were ``ok`` in the first. ``settings.interleave`` hands the grid to
+    :func:`efficiency.interleave.run_interleaved` instead."""
+    if settings.image_dir is None:  # one frame per size for the whole run, removed afterwards
+        with tempfile.TemporaryDirectory(prefix="efficiency-frames-") as frames:
+            return run_benchmark(methods, dataclasses.replace(settings, image_dir=frames), progress, partial_csv)
+    if settings.interleave:
+        from efficiency.interleave import run_interleaved
+
+        return run_interleaved(methods, settings, progress=progress, partial_csv=partial_csv)
     import torch
 
     name = device_name(settings.device)
@@ -149,12 +211,7 @@ def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=prin
     for method in methods:
         stop_reason = None
         for width, height in sorted(settings.resolutions, key=lambda r: r[0] * r[1]):
-            base = {
-                "method": method, "width": width, "height": height, "megapixels": width * height / 1e6,
-                "device": settings.device, "device_name": name,
-                "precision": _precision(settings.method_options.get(method, {})),
-                "torch_version": torch.__version__, "date": date,
-            }
+            base = cell_base(method, width, height, settings, name, torch.__version__, date)
             if stop_reason:
                 cells.append((base, [{"status": "skipped", "note": stop_reason}]))
                 progress(f"{method} {width}x{height}: skipped ({stop_reason})")

@@ -5,11 +5,18 @@ Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` after ``reset_peak_memo
 (the method's own allocations, weights included); on CPU the process's peak resident set
 (``VmHWM``), reported both in total and above the resident set before the first call
 (interpreter, libraries and weights are in the baseline).
+
+``threads`` in the spec sets torch's intra-op threads (the parent also sets OMP/MKL/OpenBLAS
+in the environment before the child starts, which is the only time those libraries read it);
+the count the child actually ran with is reported back, so the CSV records it. ``min_time_s``
+repeats a cheap method until its timed runs add up to that many seconds: one visit's median
+then rests on many runs instead of one, which matters for a cheap reference method.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import statistics
 import sys
@@ -17,6 +24,15 @@ import time
 import traceback
 
 import numpy as np
+
+MAX_RUNS = 200  # cap on timed runs of one visit when min_time_s asks for more
+
+
+def threads_in_use(torch) -> int:
+    """torch's intra-op thread count when torch is loaded, else what the environment asks for."""
+    if torch is not None:
+        return int(torch.get_num_threads())
+    return int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
 
 
 def peak_rss_bytes() -> int:
@@ -83,8 +99,15 @@ def measure(spec: dict) -> dict:
         import torch  # noqa: F811
 
         torch.manual_seed(0)
-    image = benchmark_image(spec["width"], spec["height"])
+        if spec.get("threads"):
+            torch.set_num_threads(int(spec["threads"]))
+    if spec.get("image"):  # prepared once by the parent (generating a 4K frame costs seconds per visit)
+        image = np.load(spec["image"])
+    else:
+        image = benchmark_image(spec["width"], spec["height"])
     method = create(spec)
+    if spec.get("threads") and "cv2" in sys.modules:  # OpenCV keeps its own thread pool
+        sys.modules["cv2"].setNumThreads(int(spec["threads"]))
 
     def sync() -> None:
         if cuda:
@@ -96,17 +119,23 @@ def measure(spec: dict) -> dict:
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
     times = []
-    runs = int(spec["warmup"]) + int(spec["repeats"])
-    for index in range(runs):
+    warmup, repeats = int(spec["warmup"]), int(spec["repeats"])
+    min_time = float(spec.get("min_time_s", 0.0))
+    index = 0
+    while True:
         sync()
         t0 = time.perf_counter()
         method.enhance(image)
         sync()
         elapsed = time.perf_counter() - t0
-        if index >= int(spec["warmup"]):
+        if index >= warmup:
             times.append(elapsed)
+        index += 1
+        more = len(times) < repeats or (sum(times) < min_time and len(times) < MAX_RUNS)
+        if not more:
+            break
         # Stop early when the next run would exceed the budget; keep what was measured.
-        if time.perf_counter() - started + elapsed > budget and index + 1 < runs:
+        if time.perf_counter() - started + elapsed > budget:
             if not times:
                 times.append(elapsed)  # a single (cold) run is all the budget allows
                 return _result(spec, "over_budget", times, baseline_mb, cuda, torch)
@@ -132,6 +161,7 @@ def _result(spec, status, times, baseline_mb, cuda, torch) -> dict:
         "peak_mem_mb": peak,
         "baseline_mem_mb": base,
         "mem_kind": mem_kind,
+        "threads": threads_in_use(torch),
     }
 
 
