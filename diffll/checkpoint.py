@@ -11,7 +11,7 @@ Project format (a directory)::
 :func:`load_checkpoint` accepts the directory, its ``model.safetensors``, or a lone
 ``.safetensors`` file that carries the embedded record, so a single file can be shipped.
 Loading never unpickles anything; only :func:`convert_official` does, once, on the authors'
-``model.pth.tar``.
+``model.pth.tar``, and then with torch's restricted (``weights_only``) unpickler.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import argparse
 import hashlib
 import json
 import os
-import warnings
+import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -251,6 +252,30 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# The authors' layout pickles its configs as argparse.Namespace trees (plus a torch.device, which
+# torch's restricted unpickler allows already) next to tensors and plain data.
+_ALLOWED_GLOBALS = [argparse.Namespace]
+
+
+def _load_restricted_pickle(src: Path) -> Any:
+    """``torch.load(weights_only=True)`` with the Namespace allow-list: a pickle that names any
+    other global (a function to call, a class to build) is refused before anything runs."""
+    try:
+        with torch.serialization.safe_globals(_ALLOWED_GLOBALS):
+            return torch.load(src, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch words it "Unsupported global: GLOBAL x.y" or "unsupported GLOBAL x.y whose ..."
+        found = re.search(r"(?i)unsupported global:?\s+(?:GLOBAL\s+)?(\S+)", str(exc))
+        what = f"it names {found.group(1)}" if found else f"torch's restricted unpickler says: {exc}"
+        raise CheckpointError(
+            f"{src}: refused to unpickle: {what}, which is not allowed (allowed are tensors, plain "
+            "data, torch.device and argparse.Namespace: what the authors' checkpoint layout holds; "
+            "other globals can run code while unpickling, so this file is not converted)"
+        ) from None
+    except Exception as exc:  # torch raises several types for files that are no checkpoint
+        raise CheckpointError(f"{src}: cannot read as a PyTorch checkpoint ({exc})") from None
+
+
 def convert_official(
     pth_tar: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -258,7 +283,8 @@ def convert_official(
 ) -> Path:
     """Convert the authors' ``model.pth.tar`` (a pickle) into the project format.
 
-    Uses the EMA weights (``ema_helper``) when present, as the authors' inference does.
+    Uses the EMA weights (``ema_helper``) when present, as the authors' inference does. The
+    pickle is read with torch's restricted unpickler (see :func:`_load_restricted_pickle`).
     """
     src = Path(pth_tar)
     if not src.is_file():
@@ -266,16 +292,7 @@ def convert_official(
             f"{src}: not found. The authors' LOLv1 checkpoint is `model.pth.tar` from "
             "JianghaiSCU/Diffusion-Low-Light (Google Drive id 1f4zDvPsWKrID33OJdeHwc5VOBILkm0KW)"
         )
-    warnings.warn(
-        f"{src}: unpickling the authors' checkpoint with weights_only=False; pickles can run "
-        "arbitrary code, so convert only files from a source you trust",
-        UserWarning,
-        stacklevel=2,
-    )
-    try:
-        raw = torch.load(src, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise CheckpointError(f"{src}: cannot unpickle as a PyTorch checkpoint ({exc})") from None
+    raw = _load_restricted_pickle(src)
     if not isinstance(raw, Mapping):
         raise CheckpointError(f"{src}: expected a dict checkpoint, got {type(raw).__name__}")
 

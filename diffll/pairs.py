@@ -468,6 +468,24 @@ def read_pair_list(path: str | os.PathLike[str]) -> dict[str, Any]:
     return record
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def dataset_stem(pair: dict[str, Any], list_path: str | os.PathLike[str], index: int) -> str:
+    """File stem ``<scene>_<low frame>`` of a pair in a dataset written from the list.
+
+    The scene id becomes part of a file name, so it must be a plain name (letters, digits,
+    ``.``, ``_``, ``-``; no separators, no leading dot): ``../../x`` or an absolute path would
+    otherwise write outside the output folder."""
+    scene = pair["scene"]
+    if not isinstance(scene, str) or not _PLAIN_NAME.fullmatch(scene):
+        raise ValueError(
+            f"{list_path}: pair {index} has scene {scene!r}, which is not a plain name (letters, "
+            "digits, '.', '_', '-', not starting with '.'); scene ids become file names"
+        )
+    return f"{scene}_{Path(pair['low']).stem}"
+
+
 def resolve_pair_paths(
     record: dict[str, Any], list_path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None
 ) -> Path:

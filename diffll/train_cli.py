@@ -137,17 +137,24 @@ def pairs_to_dataset(list_path: str | Path, out_dir: str | Path, split: str) -> 
     the target is repeated under each stem. This is how the evaluation workflow scores methods
     on the validation scenes with the same code as any LOL-style set.
     """
-    from diffll.pairs import read_pair_list, resolve_pair_paths
+    from diffll.pairs import dataset_stem, read_pair_list, resolve_pair_paths
     from lldata.datasets import write_paired_item
     from lldata.imageio import read_rgb
 
     record = read_pair_list(list_path)
     root = resolve_pair_paths(record, list_path)
-    chosen = [p for p in record["pairs"] if p["split"] == split]
+    chosen = [(k, p) for k, p in enumerate(record["pairs"]) if p["split"] == split]
     if not chosen:
         raise ValueError(f"{list_path}: no pairs in split {split!r}")
-    for pair in chosen:
-        stem = f"{pair['scene']}_{Path(pair['low']).stem}"
+    # Every name is checked before anything is written (no half-written set, no overwrites).
+    stems: dict[str, int] = {}
+    for k, pair in chosen:
+        stem = dataset_stem(pair, list_path, k)
+        if stem in stems:
+            raise ValueError(f"{list_path}: pairs {stems[stem]} and {k} both become '{stem}' (same scene and low-frame stem)")
+        stems[stem] = k
+    for stem, k in stems.items():
+        pair = record["pairs"][k]
         write_paired_item(out_dir, stem, read_rgb(root / pair["low"]), read_rgb(root / pair["target"]))
     return len(chosen)
 
