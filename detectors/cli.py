@@ -5,6 +5,7 @@ Examples::
     detectors list
     detectors detect --detector retinaface --option scales=[1,2] -o preds/raw data/darkface/image
     detectors evaluate --gt data/darkface/label --pred preds/raw --out results/raw --bootstrap 1000
+    detectors evaluate --dataset results/demo/dataset.json --pred preds/raw --out results/raw
     detectors compare --gt data/darkface/label --pred preds/raw --pred preds/enhanced
 """
 
@@ -61,7 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def eval_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--gt", type=Path, required=True, help="DARK FACE label/ folder")
+        gt = p.add_mutually_exclusive_group(required=True)
+        gt.add_argument("--gt", type=Path, help="DARK FACE label/ folder")
+        gt.add_argument(
+            "--dataset",
+            type=Path,
+            help="dataset.json of `lldata validate --report`: the boxes validation accepted "
+            "(clipped with --clip-boxes); what the workflow uses",
+        )
         p.add_argument(
             "--allow-missing", action="store_true", help="missing prediction file = no boxes"
         )
@@ -131,7 +139,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from detectors.evaluation.outputs import write_darkface_outputs, write_json
     from detectors.formats import load_pairs
 
-    records = load_pairs(args.gt, args.pred, allow_missing=args.allow_missing)
+    records = load_pairs(args.gt, args.pred, allow_missing=args.allow_missing, dataset=args.dataset)
     if args.mode == "coco":
         result = coco_ap((r.image_id, r.gt_boxes, r.pred_boxes, r.pred_scores) for r in records)
         print(f"COCO-style AP@0.5 = {result['ap']:.4f} (101-point: {result['ap_coco101']:.4f})")
@@ -171,7 +179,7 @@ def _compare(args: argparse.Namespace) -> int:
     tables = []
     for pred_dir in args.pred:
         evaluator = DarkFaceEvaluator()
-        for r in load_pairs(args.gt, pred_dir, allow_missing=args.allow_missing):
+        for r in load_pairs(args.gt, pred_dir, allow_missing=args.allow_missing, dataset=args.dataset):
             evaluator.process(r.image_id, r.gt_boxes, r.pred_boxes, r.pred_scores)
         tables.append(evaluator.tables())
     res = paired_bootstrap(

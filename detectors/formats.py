@@ -10,6 +10,7 @@ otherwise hopeless to debug.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -157,13 +158,43 @@ def load_prediction_dir(
     return out
 
 
+def load_dataset_boxes(summary_path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """``{image_id: gt_boxes}`` from ``lldata validate --report`` (the workflow's dataset.json).
+
+    These are the boxes validation accepted, after ``--clip-boxes`` clipped any reaching outside
+    the image, so the evaluation scores exactly the ground truth the rest of the run used (the
+    label files still hold the unclipped boxes)."""
+    path = Path(summary_path)
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: dataset summary not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: not a JSON dataset summary ({exc})") from None
+    items = summary.get("items") if isinstance(summary, dict) else None
+    if not isinstance(items, list) or not items:
+        raise FormatError(f"{path}: no 'items' (expected the output of `lldata validate --report`)")
+    boxes: dict[str, np.ndarray] = {}
+    for k, item in enumerate(items):
+        if not isinstance(item, dict) or "stem" not in item or "boxes" not in item:
+            raise FormatError(
+                f"{path}: item {k} has no 'stem'/'boxes' (face boxes exist only in darkface dataset summaries)"
+            )
+        boxes[str(item["stem"])] = np.asarray(item["boxes"], dtype=np.float64).reshape(-1, 4)
+    return {s: boxes[s] for s in sorted(boxes, key=image_sort_key)}
+
+
 def load_pairs(
-    label_dir: str | os.PathLike[str],
+    label_dir: str | os.PathLike[str] | None,
     pred_dir: str | os.PathLike[str],
     *,
     allow_missing: bool = False,
+    dataset: str | os.PathLike[str] | None = None,
 ) -> list[ImageRecord]:
-    """Ground truth and predictions, matched by file stem, in image order."""
-    gts = load_label_dir(label_dir)
+    """Ground truth (a ``label/`` folder, or with ``dataset`` a validated summary, see
+    :func:`load_dataset_boxes`) and predictions, matched by file stem, in image order."""
+    if (label_dir is None) == (dataset is None):
+        raise ValueError("give either a label folder or a dataset summary as ground truth")
+    gts = load_dataset_boxes(dataset) if dataset is not None else load_label_dir(label_dir)
     preds = load_prediction_dir(pred_dir, list(gts), allow_missing=allow_missing)
     return [ImageRecord(i, gts[i], *preds[i]) for i in gts]
