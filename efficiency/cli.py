@@ -32,8 +32,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     settings = BenchmarkSettings(device=args.device, warmup=args.warmup, repeats=args.repeats, rounds=args.rounds, budget_s=args.budget,
-                                 timeout_s=args.timeout, threads=args.threads, min_time_s=args.min_time, interleave=args.interleave,
-                                 reference=args.reference, seed=args.seed, method_options=options)
+                                 timeout_s=args.timeout, threads=args.threads or None, min_time_s=args.min_time, interleave=args.interleave,
+                                 reference=args.reference or None, seed=args.seed, method_options=options)
     if resolutions:
         settings.resolutions = resolutions
     if settings.device == "auto":
@@ -88,6 +88,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if (~decisive["stable"]).any() else 0
 
 
+def cmd_spread(args: argparse.Namespace) -> int:
+    from efficiency.interleave import ratio_spreads
+
+    for path in args.files:
+        table = ratio_spreads(pd.read_csv(path), args.min_seconds)
+        with pd.option_context("display.width", 200, "display.precision", 3):
+            print(f"== {path}")
+            print(table.to_string(index=False))
+        if table.empty:
+            print("no cell with two or more paired rounds")
+            continue
+        print(f"{path}: threads {', '.join(str(t) for t in sorted(set(table['threads'])))}; {len(table)} cell(s): "
+              f"median ratio spread {table['ratio_spread'].median():.1%}, median sd of log ratio {table['log_ratio_sd'].median():.3f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="efficiency", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,10 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=1, help="visits of the whole grid, timings pooled (steadier on a drifting machine)")
     p.add_argument("--budget", type=float, default=120.0, help="seconds per cell; larger sizes of a method over budget are skipped")
     p.add_argument("--timeout", type=float, default=900.0, help="hard limit per child process, seconds")
-    p.add_argument("--threads", type=int, help="torch, OpenMP, MKL and OpenBLAS threads in each child (recorded in the CSV)")
+    p.add_argument("--threads", type=int, help="torch, OpenMP, MKL and OpenBLAS threads in each child (recorded in the CSV; 0: library default)")
     p.add_argument("--min-time", type=float, default=0.0, help="seconds of timed runs per visit: a cheap method repeats until it has them")
-    p.add_argument("--interleave", action="store_true", help="resolution by resolution, methods in a shuffled order every round; ratios to --reference")
-    p.add_argument("--reference", help="ratio denominator with --interleave (default: zero_dce_pp, else the cheapest learned method)")
+    p.add_argument("--interleave", action=argparse.BooleanOptionalAction, default=False, help="resolution by resolution, methods in a shuffled order every round; ratios to --reference")
+    p.add_argument("--reference", help="ratio denominator with --interleave (default or '': zero_dce_pp, else the cheapest learned method)")
     p.add_argument("--seed", type=int, default=0, help="visit order and bootstrap seed")
     p.add_argument("--options-json", help='method options, e.g. {"diffll": {"precision": "bf16"}}')
     p.add_argument("-o", "--output", required=True)
@@ -116,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--on", choices=["auto", "ratio", "seconds"], default="auto",
                    help="what must agree: ratios (default when both runs are interleaved) or seconds")
     p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("spread", help="how much the per-round ratios of interleaved runs scatter (e.g. to choose --threads)")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--min-seconds", type=float, default=0.05)
+    p.set_defaults(func=cmd_spread)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -6,7 +6,7 @@ resolution at a time: in every round each method is visited once (a fresh child 
 :mod:`efficiency.runner`), in an order shuffled per (seed, resolution, round), so that no method
 is always measured first or last and every method sees the same drift. A cell's ratio is the
 median over rounds of (its visit's time / the reference's visit's time in the same round at the
-same resolution); its interval is a percentile bootstrap of that median over the rounds (pairs
+same resolution; ``ratio_spread``: largest over smallest of those, minus 1); its interval is a percentile bootstrap of that median over the rounds (pairs
 resampled together, seeded). The ratio is what a reader takes from such a table anyway: which
 method is how many times slower than another.
 
@@ -79,6 +79,25 @@ def median_interval(values, resamples: int = 2000, seed: int = 0, level: float =
     return float(np.median(x)), float(low), float(high)
 
 
+def ratio_spreads(frame: pd.DataFrame, min_seconds: float = 0.05) -> pd.DataFrame:
+    """Per cell of an interleaved table, recomputed from ``visit_s``: the spread of the per-round
+    ratios to the reference. Only cells over ``min_seconds`` and not the reference itself."""
+    from efficiency.scaling import parse_visits
+
+    ok = frame[frame["status"] == "ok"].set_index(["method", "width", "height"])
+    rows = []
+    for (method, width, height), row in ok.iterrows():
+        reference = row["reference"]
+        if method == reference or row["median_s"] <= min_seconds or (reference, width, height) not in ok.index:
+            continue
+        ratios = paired_ratios(list(parse_visits(row["visit_s"])), list(parse_visits(ok.loc[(reference, width, height), "visit_s"])))
+        if ratios.size >= 2:
+            rows.append({"method": method, "width": width, "height": height, "threads": row["threads"], "pairs": ratios.size,
+                         "ratio": float(np.median(ratios)), "ratio_spread": float(ratios.max() / ratios.min() - 1),
+                         "log_ratio_sd": float(np.std(np.log(ratios), ddof=1))})
+    return pd.DataFrame(rows, columns=["method", "width", "height", "threads", "pairs", "ratio", "ratio_spread", "log_ratio_sd"])
+
+
 def is_learned(label: str, settings: BenchmarkSettings) -> bool:
     """Whether a benchmarked label is a learned method (registry family learned or diffusion)."""
     name = settings.method_options.get(label, {}).get("method", label)
@@ -147,7 +166,10 @@ def interleaved_table(methods: list[str], settings: BenchmarkSettings, bases: di
         ratios = paired_ratios([visit_seconds(r) for r in visits[(method, width, height)]],
                                [visit_seconds(r) for r in visits[ref_key]])
         row["ratio"], row["ratio_low"], row["ratio_high"] = median_interval(ratios, settings.bootstrap, settings.seed)
+        if ratios.size < 2:  # one round gives a ratio but says nothing about its uncertainty
+            row["ratio_low"] = row["ratio_high"] = float("nan")
         row["ratio_pairs"] = int(ratios.size)
+        row["ratio_spread"] = float(ratios.max() / ratios.min() - 1) if ratios.size else float("nan")
     return pd.DataFrame(list(rows.values()), columns=COLUMNS)
 
 

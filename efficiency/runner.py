@@ -40,7 +40,7 @@ COLUMNS = [
     "method", "width", "height", "megapixels", "device", "device_name", "precision", "torch_version",
     "date", "status", "runs", "rounds", "median_s", "min_s", "max_s", "iqr_s", "round_spread",
     "peak_mem_mb", "baseline_mem_mb", "mem_kind", "threads", "min_time_s", "interleaved", "seed",
-    "reference", "ratio", "ratio_low", "ratio_high", "ratio_pairs", "visit_s", "note",
+    "reference", "ratio", "ratio_low", "ratio_high", "ratio_pairs", "ratio_spread", "visit_s", "note",
 ]
 
 

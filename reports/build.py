@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from efficiency.scaling import scaling_table
 from lldata.atomic import atomic_write
 from lldata.imageio import read_rgb
 from reports import figures
+from reports.efficiency_table import efficiency_table, exponent_table, table_note
 from reports.html import escape, page, png_data_uri, table
 from reports.provenance import provenance
 
@@ -142,22 +142,6 @@ def diffll_speed_table(frame: pd.DataFrame) -> pd.DataFrame:
             })
     decimals = {"median s": 3, "speed-up vs fp32": 2, "peak memory MB": 0, "memory vs fp32": 2, "PSNR vs fp32 dB": 1}
     return pd.DataFrame(rows).round(decimals)
-
-
-def efficiency_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Paper-style table: one row per method, 'time s / memory MB' per resolution."""
-    cells = {}
-    for _, r in frame.iterrows():
-        key = f"{int(r['width'])}x{int(r['height'])}"
-        if r["status"] == "ok":
-            mem = r["peak_mem_mb"] - (0.0 if pd.isna(r["baseline_mem_mb"]) else r["baseline_mem_mb"])
-            text = f"{r['median_s']:.3f} s / {mem:.0f} MB"
-        else:
-            text = str(r["status"])
-        cells.setdefault(r["method"], {})[key] = text
-    out = pd.DataFrame.from_dict(cells, orient="index")
-    out.index.name = "method"
-    return out.reset_index()
 
 
 def _draw(image: np.ndarray, gt, pred, scale: float) -> np.ndarray:
@@ -294,12 +278,13 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
     for index, (label, frame) in enumerate(efficiency_frames(layout, extra, this_run)):
         devices = ", ".join(sorted(set(frame["device_name"].astype(str))))
         meta = f"{label}: {devices}; torch {', '.join(sorted(set(frame['torch_version'].astype(str))))}; {', '.join(sorted(set(frame['date'].astype(str))))}"
-        eff, exps = efficiency_table(frame), scaling_table(frame)
+        eff, exps, how = efficiency_table(frame), exponent_table(frame), table_note(frame)
+        meta += f" ({how})" if how else ""
         png = figures.scaling_plot(frame, meta[:90])
         name = f"scaling_{index}.png"
         with atomic_write(fig_dir / name, "wb") as handle:
             handle.write(png)
-        body += (f"<h3>{escape(meta)}</h3>" + table(eff) + "<p class='note'>Fitted exponents b of cost = a &middot; MP<sup>b</sup>:</p>"
+        body += (f"<h3>{escape(meta)}</h3>" + table(eff) + "<p class='note'>Fitted exponents k of cost = a &middot; pixels<sup>k</sup> (log-log), time with a 95% interval:</p>"
                  + table(exps) + f'<figure><img src="data:image/png;base64,{_b64(png)}" alt="scaling {escape(label)}"></figure>')
         md_eff += [f"### {meta}", "", eff.to_markdown(index=False), "", exps.to_markdown(index=False), "", f"![scaling](figures/{name})", ""]
         tables[f"efficiency_{index}"] = frame

@@ -80,7 +80,7 @@ def test_interleaved_run_pairs_each_visit_with_the_reference_of_its_round():
     for width in (100, 200, 300):
         row = frame.loc[("twice", width)]
         assert row["ratio"] == pytest.approx(2.0) and row["ratio_low"] == pytest.approx(2.0) and row["ratio_high"] == pytest.approx(2.0)
-        assert row["ratio_pairs"] == 4 and row["rounds"] == 4 and row["reference"] == "ref"
+        assert row["ratio_pairs"] == 4 and row["rounds"] == 4 and row["reference"] == "ref" and row["ratio_spread"] == pytest.approx(0.0)
         assert frame.loc[("tenth", width), "ratio"] == pytest.approx(0.1)
         assert frame.loc[("ref", width), "ratio"] == pytest.approx(1.0)
         assert row["round_spread"] == pytest.approx(1.6 / 0.7 - 1)
@@ -155,6 +155,9 @@ def test_interleaved_children_write_the_csv(tmp_path):
     assert back["threads"].tolist() == [1, 1] and back["interleaved"].all() and back["seed"].tolist() == [5, 5]
     assert back["rounds"].tolist() == [2, 2] and back.loc["fast", "ratio"] == 1.0
     assert len(back.loc["slow", "visit_s"].split(";")) == 2
+    one = run_interleaved(["ref", "twice"], BenchmarkSettings(resolutions=((100, 10),), rounds=1, interleave=True, reference="ref"),
+                          progress=lambda _: None, measure=FakeMachine()).set_index("method")
+    assert one.loc["twice", "ratio"] == pytest.approx(2.0) and np.isnan(one.loc["twice", "ratio_low"])  # no interval from one round
 
 
 def _ratio_run(ratios, medians, reference="ref") -> pd.DataFrame:
@@ -221,3 +224,27 @@ def test_frames_are_made_once_and_are_the_childs_frame(tmp_path):
     settings = BenchmarkSettings(repeats=1, image_dir=str(tmp_path))
     assert cell_spec("dummy_sleep", 40, 30, settings)["image"] == str(path)
     assert run_cell("dummy_sleep", 40, 30, settings)["status"] == "ok"
+
+
+def test_report_table_shows_seconds_ratio_and_exponent_interval():
+    from reports.efficiency_table import efficiency_table, exponent_table, table_note
+
+    mp = np.array([0.24, 0.92])
+    base = {"device": "cpu", "status": "ok", "peak_mem_mb": 150.0, "baseline_mem_mb": 100.0, "threads": 1, "rounds": 3}
+    rows = [{**base, "method": "ref", "width": 600, "height": 400, "megapixels": mp[0], "median_s": 0.1, "ratio": 1.0,
+             "ratio_low": 1.0, "ratio_high": 1.0, "reference": "ref", "visit_s": "0.1;0.11;0.09"},
+            {**base, "method": "ref", "width": 1280, "height": 720, "megapixels": mp[1], "median_s": 0.4, "ratio": 1.0,
+             "ratio_low": 1.0, "ratio_high": 1.0, "reference": "ref", "visit_s": "0.4;0.42;0.38"},
+            {**base, "method": "slow", "width": 600, "height": 400, "megapixels": mp[0], "median_s": 0.25, "ratio": 2.5,
+             "ratio_low": 2.3, "ratio_high": 2.75, "reference": "ref", "visit_s": "0.25;0.26;0.24"},
+            {**base, "method": "slow", "width": 1280, "height": 720, "megapixels": mp[1], "status": "over_budget",
+             "median_s": 31.0, "ratio": np.nan, "ratio_low": np.nan, "ratio_high": np.nan, "reference": "ref", "visit_s": ""}]
+    frame = pd.DataFrame(rows)
+    table = efficiency_table(frame).set_index("method")
+    assert table.loc["slow", "600x400"] == "0.250 s / 50 MB / 2.50x [2.30-2.75]"
+    assert table.loc["slow", "1280x720"] == "over_budget"
+    assert efficiency_table(frame.drop(columns=["ratio"])).set_index("method").loc["slow", "600x400"] == "0.250 s / 50 MB"
+    exps = exponent_table(frame).set_index("method")
+    assert exps.loc["ref", "time exponent"] == pytest.approx(np.log(4) / np.log(mp[1] / mp[0]), abs=0.01)
+    assert exps.loc["ref", "95% interval"].endswith("(bootstrap over visits)") and exps.loc["slow", "95% interval"] == ""
+    assert "threads per child: 1" in table_note(frame) and "time of ref in the same round" in table_note(frame)

@@ -1,5 +1,6 @@
 # Time and peak memory per method x resolution on this machine's device. It takes every core
-# so that no other job runs beside it and disturbs the timings.
+# so that no other job runs beside it and disturbs the timings. With `interleave` the methods are
+# visited side by side (shuffled per round) and each cell gets its ratio to a reference method.
 
 
 rule benchmark:
@@ -17,6 +18,11 @@ rule benchmark:
         repeats=BENCHMARK.get("repeats", 3),
         rounds=BENCHMARK.get("rounds", 1),
         budget=BENCHMARK.get("budget_s", 60),
+        interleave="--interleave" if BENCHMARK.get("interleave", False) else "--no-interleave",
+        reference=BENCHMARK.get("reference") or "''",
+        bench_threads=BENCHMARK.get("threads") or 0,
+        min_time=BENCHMARK.get("min_time_s", 0.0),
+        seed=BENCHMARK.get("seed", 0),
     threads: workflow.cores
     conda:
         "../envs/lowlight.yaml"
@@ -25,4 +31,5 @@ rule benchmark:
     shell:
         "efficiency run --methods {params.methods} --resolutions {params.resolutions} --device {wildcards.device} "
         "--warmup {params.warmup} --repeats {params.repeats} --rounds {params.rounds} --budget {params.budget} "
-        "--options-json {params.options} -o {output} > {log} 2>&1"
+        "{params.interleave} --reference {params.reference} --threads {params.bench_threads} --min-time {params.min_time} "
+        "--seed {params.seed} --options-json {params.options} -o {output} > {log} 2>&1"

@@ -1,0 +1,68 @@
+"""The report's time-and-memory tables, from a benchmark CSV of :mod:`efficiency`.
+
+One row per method, one column per resolution: median seconds and peak memory, and for an
+interleaved run the ratio to the reference method measured in the same rounds with its 95%
+bootstrap interval (on a machine whose speed drifts, the ratio is the figure that holds from one
+run to the next; the seconds are those of this run's machine). A second table gives each
+method's scaling exponent (time ~ pixels^k, fitted in log-log) with its interval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from efficiency.scaling import has_ratios, scaling_table
+
+
+def _cell(row: pd.Series, ratios: bool) -> str:
+    if row["status"] != "ok":
+        return str(row["status"])
+    mem = row["peak_mem_mb"] - (0.0 if pd.isna(row["baseline_mem_mb"]) else row["baseline_mem_mb"])
+    text = f"{row['median_s']:.3f} s / {mem:.0f} MB"
+    if ratios and np.isfinite(row.get("ratio", np.nan)):
+        text += f" / {row['ratio']:.2f}x"
+        if np.isfinite(row.get("ratio_low", np.nan)):
+            text += f" [{row['ratio_low']:.2f}-{row['ratio_high']:.2f}]"
+    return text
+
+
+def efficiency_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Paper-style table: 'time s / memory MB[ / ratio x [low-high]]' per method and resolution."""
+    ratios = has_ratios(frame)
+    cells: dict[str, dict[str, str]] = {}
+    for _, row in frame.iterrows():
+        cells.setdefault(row["method"], {})[f"{int(row['width'])}x{int(row['height'])}"] = _cell(row, ratios)
+    out = pd.DataFrame.from_dict(cells, orient="index")
+    out.index.name = "method"
+    return out.reset_index()
+
+
+def exponent_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per method: the time exponent with its 95% interval, and the memory exponent."""
+    table = scaling_table(frame)
+
+    def interval(r: pd.Series) -> str:
+        if not np.isfinite(r["time_exponent_low"]):
+            return ""
+        return f"[{r['time_exponent_low']:.2f}, {r['time_exponent_high']:.2f}] ({r['exponent_interval']})"
+
+    return pd.DataFrame({
+        "method": table["method"], "device": table["device"], "sizes": table["cells"],
+        "time exponent": table["time_exponent"].round(2), "95% interval": table.apply(interval, axis=1) if len(table) else [],
+        "memory exponent": table["memory_exponent"].round(2),
+    })
+
+
+def table_note(frame: pd.DataFrame) -> str:
+    """One line on how the table was measured (threads, rounds, reference), from its columns."""
+    parts = []
+    if "threads" in frame and frame["threads"].notna().any():
+        parts.append("threads per child: " + ", ".join(str(int(t)) for t in sorted(frame["threads"].dropna().unique())))
+    if "rounds" in frame and frame["rounds"].notna().any():
+        parts.append(f"up to {int(frame['rounds'].max())} visit(s) per cell")
+    if has_ratios(frame):
+        reference = ", ".join(sorted(str(r) for r in frame["reference"].dropna().unique()))
+        parts.append(f"interleaved; ratio = median over rounds of time / time of {reference} in the same round, "
+                     "[95% bootstrap interval over rounds]")
+    return "; ".join(parts)
