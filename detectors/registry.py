@@ -15,7 +15,6 @@ Code outside the package can instead call :func:`register_detector` at run time.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -23,6 +22,7 @@ from typing import Any
 
 from detectors.base import Detector
 from lowlight_common.options import OptionError, check_option_types, option_annotations
+from lowlight_common.registry import Registry, UnknownNameError
 
 _BUILTIN: dict[str, str] = {
     "mtcnn": "detectors.mtcnn:MTCNNDetector",
@@ -59,45 +59,40 @@ class DetectorInfo:
         }
 
 
-_runtime: dict[str, type[Detector]] = {}
+def _is_detector(name: str, cls: Any) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Detector)):
+        raise TypeError(f"detector {name!r}: {cls!r} is not a Detector subclass")
+    if not isinstance(getattr(cls, "info", None), DetectorInfo):
+        raise TypeError(f"{cls.__name__} must define `info = DetectorInfo(...)`")
 
 
-class UnknownDetectorError(KeyError):
-    def __str__(self) -> str:  # KeyError would print the message with quotes
-        return str(self.args[0])
+# built-ins as lazy "module:Class" entries; register_detector adds classes at run time
+_DETECTORS: Registry[type[Detector]] = Registry("detector", _BUILTIN, check=_is_detector)
+
+UnknownDetectorError = UnknownNameError  # the one registry error (a KeyError and a ValueError)
 
 
 def register_detector(cls: type[Detector], *, overwrite: bool = False) -> type[Detector]:
     """Register a :class:`Detector` subclass under ``cls.info.name`` (usable as a decorator)."""
-    info = getattr(cls, "info", None)
-    if not isinstance(info, DetectorInfo):
-        raise TypeError(f"{cls.__name__} must define `info = DetectorInfo(...)`")
-    if not overwrite and (info.name in _runtime or info.name in _BUILTIN):
-        raise ValueError(f"a detector named {info.name!r} is already registered")
-    _runtime[info.name] = cls
+    _is_detector(getattr(cls, "__name__", repr(cls)), cls)
+    _DETECTORS.register(cls.info.name, cls, overwrite=overwrite)  # a taken name is a ValueError
     return cls
 
 
 def unregister_detector(name: str) -> None:
-    """Remove a detector registered at run time (built-ins stay)."""
-    _runtime.pop(name, None)
+    """Remove a detector registered at run time (a built-in it overrode comes back)."""
+    if name in _BUILTIN:
+        _DETECTORS.register(name, _BUILTIN[name], overwrite=True)
+    else:
+        _DETECTORS.unregister(name)
 
 
 def _load_class(name: str) -> type[Detector]:
-    if name in _runtime:
-        return _runtime[name]
-    if name not in _BUILTIN:
-        known = ", ".join(sorted(set(_BUILTIN) | set(_runtime)))
-        raise UnknownDetectorError(f"unknown detector {name!r}; known: {known}")
-    module_name, _, attr = _BUILTIN[name].partition(":")
-    cls = getattr(importlib.import_module(module_name), attr)
-    if not (isinstance(cls, type) and issubclass(cls, Detector)):
-        raise TypeError(f"{_BUILTIN[name]} is not a Detector subclass")
-    return cls
+    return _DETECTORS[name]
 
 
 def list_detectors() -> list[str]:
-    return sorted(set(_BUILTIN) | set(_runtime))
+    return sorted(_DETECTORS)
 
 
 def detector_info(name: str) -> DetectorInfo:

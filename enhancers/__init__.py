@@ -11,20 +11,34 @@ Methods: identity (``raw``), classical (``he``, ``clahe``, ``gamma``, ``gamma_au
 Command line: ``enhance --list`` and ``enhance --method NAME -o OUT INPUT...``.
 """
 
-from enhancers.base import Method, MethodInfo
-from enhancers.folder import FolderResult, collect_inputs, enhance_folder
-from enhancers.registry import create_method, list_methods, method_info, method_options
-from enhancers.weights import WeightsError
+import importlib
+from typing import Any
 
-__all__ = [
-    "FolderResult",
-    "Method",
-    "MethodInfo",
-    "WeightsError",
-    "collect_inputs",
-    "create_method",
-    "enhance_folder",
-    "list_methods",
-    "method_info",
-    "method_options",
-]
+# Names resolved on first use (PEP 562), so `import enhancers` and `enhance --help` do not
+# import torch; `from enhancers import create_method` works as before.
+_LAZY = {
+    "Method": "enhancers.base",
+    "MethodInfo": "enhancers.base",
+    "FolderResult": "enhancers.folder",
+    "collect_inputs": "enhancers.folder",
+    "enhance_folder": "enhancers.folder",
+    "create_method": "enhancers.registry",
+    "list_methods": "enhancers.registry",
+    "method_info": "enhancers.registry",
+    "method_options": "enhancers.registry",
+    "WeightsError": "enhancers.weights",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'enhancers' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -17,10 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from enhancers.folder import collect_inputs, enhance_folder
 from enhancers.registry import create_method, list_methods, method_info, method_options
-from enhancers.weights import WeightsError
-from lldata.manifest import filter_by_stems, write_manifest
 from lowlight_common.options import OptionError
 from lowlight_common.options import parse_options as _parse_options
 
@@ -106,6 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give an output folder with -o OUT_DIR")
     if not args.inputs:
         parser.error("give at least one input file or folder")
+    # imported here, not at the top, so that --help and usage errors answer at once
+    from enhancers.folder import collect_inputs, enhance_folder
+    from enhancers.weights import WeightsError
+    from lldata.manifest import filter_by_stems, write_manifest
+
     try:
         options = parse_options(args.option)
         method = create_method(

@@ -1,58 +1,106 @@
-"""Name -> method class (+ fixed arguments): the single list of available methods."""
+"""Name -> method class (+ fixed arguments): the single list of available methods.
+
+Classes are ``"module:Class"`` entries of a :class:`lowlight_common.registry.Registry`, imported
+the first time a method is described or built, so listing names (and ``enhance --help``) does
+not import torch or any network. A method with fixed arguments (``sci_easy`` is ``SCIMethod``
+with ``variant="easy"``) lists them in ``_FIXED``; those are not user options.
+"""
 
 from __future__ import annotations
 
 import inspect
 import os
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from enhancers.base import Method, MethodInfo
-from enhancers.classical import CLAHE, Gamma, GammaAuto, HistogramEqualisation, Raw
-from enhancers.diffll_adapter import DiffLLMethod
-from enhancers.learned import (
-    RUASMethod,
-    SCIMethod,
-    URetinexMethod,
-    ZeroDCEMethod,
-    ZeroDCEPPMethod,
-)
-from enhancers.lime import LIME
-from enhancers.msrcr import MSRCR
 from lowlight_common.options import OptionError, check_option_types, option_annotations
+from lowlight_common.registry import Registry, UnknownNameError
 
-_METHODS: dict[str, tuple[type[Method], dict[str, Any]]] = {
-    "raw": (Raw, {}),
-    "he": (HistogramEqualisation, {}),
-    "clahe": (CLAHE, {}),
-    "gamma": (Gamma, {}),
-    "gamma_auto": (GammaAuto, {}),
-    "lime": (LIME, {}),
-    "msrcr": (MSRCR, {}),
-    "zero_dce": (ZeroDCEMethod, {}),
-    "zero_dce_pp": (ZeroDCEPPMethod, {}),
-    "sci_easy": (SCIMethod, {"variant": "easy"}),
-    "sci_medium": (SCIMethod, {"variant": "medium"}),
-    "sci_difficult": (SCIMethod, {"variant": "difficult"}),
-    "ruas_lol": (RUASMethod, {"variant": "lol"}),
-    "ruas_upe": (RUASMethod, {"variant": "upe"}),
-    "ruas_dark": (RUASMethod, {"variant": "dark"}),
-    "uretinex": (URetinexMethod, {}),
-    "diffll": (DiffLLMethod, {}),
+if TYPE_CHECKING:
+    import torch
+
+    from enhancers.base import Method, MethodInfo
+
+__all__ = [
+    "UnknownNameError",
+    "check_method_options",
+    "create_method",
+    "list_methods",
+    "method_class",
+    "method_info",
+    "method_options",
+    "register_method",
+    "unregister_method",
+]
+
+
+def _is_method(name: str, value: Any) -> None:
+    from enhancers.base import Method
+
+    if not (isinstance(value, type) and issubclass(value, Method)):
+        raise TypeError(f"method {name!r}: {value!r} is not a Method subclass")
+
+
+_METHODS: Registry[type[Method]] = Registry(
+    "method",
+    {
+        "raw": "enhancers.classical:Raw",
+        "he": "enhancers.classical:HistogramEqualisation",
+        "clahe": "enhancers.classical:CLAHE",
+        "gamma": "enhancers.classical:Gamma",
+        "gamma_auto": "enhancers.classical:GammaAuto",
+        "lime": "enhancers.lime:LIME",
+        "msrcr": "enhancers.msrcr:MSRCR",
+        "zero_dce": "enhancers.learned:ZeroDCEMethod",
+        "zero_dce_pp": "enhancers.learned:ZeroDCEPPMethod",
+        "sci_easy": "enhancers.learned:SCIMethod",
+        "sci_medium": "enhancers.learned:SCIMethod",
+        "sci_difficult": "enhancers.learned:SCIMethod",
+        "ruas_lol": "enhancers.learned:RUASMethod",
+        "ruas_upe": "enhancers.learned:RUASMethod",
+        "ruas_dark": "enhancers.learned:RUASMethod",
+        "uretinex": "enhancers.learned:URetinexMethod",
+        "diffll": "enhancers.diffll_adapter:DiffLLMethod",
+    },
+    check=_is_method,
+)
+
+_FIXED: dict[str, dict[str, Any]] = {
+    "sci_easy": {"variant": "easy"},
+    "sci_medium": {"variant": "medium"},
+    "sci_difficult": {"variant": "difficult"},
+    "ruas_lol": {"variant": "lol"},
+    "ruas_upe": {"variant": "upe"},
+    "ruas_dark": {"variant": "dark"},
 }
 
 
 def list_methods() -> list[str]:
     """Names accepted by :func:`create_method`, classical first, DiffLL last."""
-    return list(_METHODS)
+    return _METHODS.names()
+
+
+def register_method(
+    name: str, cls: type[Method] | str, fixed: Mapping[str, Any] | None = None, *, overwrite: bool = False
+) -> None:
+    """Add a method (a class or a ``"module:Class"`` string) under ``name``; ``fixed`` are
+    constructor arguments the name implies (not user options)."""
+    _METHODS.register(name, cls, overwrite=overwrite)
+    _FIXED[name] = dict(fixed or {})
+
+
+def unregister_method(name: str) -> None:
+    _METHODS.unregister(name)
+    _FIXED.pop(name, None)
+
+
+def method_class(name: str) -> type[Method]:
+    """The class behind ``name`` (imported on first use); :class:`UnknownNameError` otherwise."""
+    return _METHODS[name]
 
 
 def _lookup(name: str) -> tuple[type[Method], dict[str, Any]]:
-    try:
-        return _METHODS[name]
-    except KeyError:
-        raise ValueError(f"unknown method {name!r}; available: {', '.join(_METHODS)}") from None
+    return _METHODS[name], _FIXED.get(name, {})
 
 
 def method_options(name: str) -> dict[str, Any]:
@@ -72,7 +120,7 @@ def method_info(name: str) -> MethodInfo:
     return cls.describe(**fixed)  # type: ignore[attr-defined]
 
 
-def check_method_options(name: str, options: dict[str, Any]) -> None:
+def check_method_options(name: str, options: Mapping[str, Any]) -> None:
     """Unknown option names and values of the wrong type are errors (``OptionError``, a
     ``ValueError``) naming the method, the option and the expected type; nothing is built, so
     the workflow runs this for every configured method before any job."""

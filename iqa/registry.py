@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lowlight_common.registry import Registry
+
 HF = "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/"
 
 
@@ -38,7 +40,8 @@ class MetricSpec:
     options: dict = field(default_factory=dict)
 
 
-METRICS: dict[str, MetricSpec] = {
+# the project's one registry helper: an unknown name is an UnknownNameError (a KeyError)
+METRICS: Registry[MetricSpec] = Registry("metric", {
     spec.name: spec
     for spec in [
         MetricSpec("psnr", "psnr", True, False, "dB, higher is better", "peak signal-to-noise ratio on RGB",
@@ -54,7 +57,7 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("brisque", "brisque", False, True, "lower is better", "natural scene statistics + SVR",
                    files=(NeededFile("brisque_svm_weights.pth", "pyiqa", HF + "brisque_svm_weights.pth"),)),
     ]
-}
+})
 
 
 def hub_dir() -> Path:
@@ -91,9 +94,7 @@ def _forbid_downloads() -> None:
 
 def create_metric(name: str, device: str = "cpu"):
     """Create a pyiqa metric by our name, from cached files only."""
-    if name not in METRICS:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
-    missing = missing_files(name)
+    missing = missing_files(name)  # an unknown name raises UnknownNameError here
     if missing:
         raise MissingMetricFile(f"metric {name} needs: " + "; ".join(missing))
     import pyiqa

@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +52,13 @@ class Recorder(Method):
 
 
 @pytest.fixture
-def recorder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setitem(registry._METHODS, "recorder", (Recorder, {}))
+def recorder(tmp_path: Path) -> Iterator[Path]:
+    registry.register_method("recorder", Recorder)
     Recorder.seen.clear()
     (tmp_path / "in").mkdir()
     write_png(tmp_path / "in" / "a.png", np.zeros((8, 8, 3), np.uint8))
-    return tmp_path
+    yield tmp_path
+    registry.unregister_method("recorder")
 
 
 def test_values_are_json_when_json_else_yaml() -> None:
