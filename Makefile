@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 $(STAMP): pyproject.toml constraints.txt requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt -e ".[test]"
-	$(PIP) install -q --no-deps -c constraints.txt -r requirements-nodeps.txt
+	$(PIP) install -q --no-deps --no-build-isolation -c constraints.txt -r requirements-nodeps.txt
 	touch $(STAMP)
 
 install: $(STAMP)
