@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from efficiency.worker import peak_rss_bytes
+from lowlight_common.memory import peak_rss_bytes
 
 __all__ = ["MODES", "main", "psnr", "run_child"]
 

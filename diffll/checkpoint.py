@@ -17,7 +17,6 @@ Loading never unpickles anything; only :func:`convert_official` does, once, on t
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import pickle
@@ -33,6 +32,7 @@ from safetensors.torch import save as safetensors_save
 from diffll.config import DiffLLConfig
 from diffll.model import DiffLL
 from lldata.atomic import atomic_write
+from lowlight_common.files import sha256_file
 
 __all__ = [
     "CheckpointError",
@@ -244,14 +244,6 @@ def _training_data(authors_config: Any) -> str:
     return "not recorded in the source file (the authors' published model is LOLv1-trained)"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 # The authors' layout pickles its configs as argparse.Namespace trees (plus a torch.device, which
 # torch's restricted unpickler allows already) next to tensors and plain data.
 _ALLOWED_GLOBALS = [argparse.Namespace]
@@ -323,7 +315,7 @@ def convert_official(
     metadata = {
         "source": "authors' release (JianghaiSCU/Diffusion-Low-Light), converted",
         "source_file": src.name,
-        "source_sha256": _sha256(src),
+        "source_sha256": sha256_file(src),
         "weights": source,
         "step": _jsonable(raw.get("step")),
         "epoch": _jsonable(raw.get("epoch")),

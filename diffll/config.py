@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lowlight_common.records import dataclass_from_dict
+
 __all__ = ["BETA_SCHEDULES", "DiffLLConfig"]
 
 BETA_SCHEDULES = ("linear", "quad", "const", "jsd", "sigmoid")
@@ -89,11 +91,7 @@ class DiffLLConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DiffLLConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error so typos do not pass silently."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown DiffLLConfig keys: {unknown}")
-        return cls(**dict(data))
+        return dataclass_from_dict(cls, data, "DiffLLConfig key(s)")
 
     @classmethod
     def from_authors(cls, data: Mapping[str, Any]) -> DiffLLConfig:

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset, Sampler
 
 from diffll.pairs import read_pair_list, resolve_pair_paths
 from lldata.imageio import is_image_file, read_rgb
+from lowlight_common.records import dataclass_from_dict
 
 __all__ = [
     "EpochBatchSampler",
@@ -223,13 +224,11 @@ class SyntheticRanges:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> SyntheticRanges:
-        data = dict(data or {})
-        known = {"exposure", "photons_at_white", "read_noise", "colour_cast"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown synthetic range key(s) {unknown}; known: {sorted(known)}")
-        out = {k: (tuple(float(x) for x in v) if k != "colour_cast" else float(v)) for k, v in data.items()}
-        return cls(**out)  # type: ignore[arg-type]
+        def pair(v: Any) -> tuple[float, ...]:
+            return tuple(float(x) for x in v)
+
+        convert = {"exposure": pair, "photons_at_white": pair, "read_noise": pair, "colour_cast": float}
+        return dataclass_from_dict(cls, data, "synthetic range key(s)", convert)
 
     def draw(self, rng: np.random.Generator) -> dict[str, Any]:
         def log_uniform(lo: float, hi: float) -> float:

@@ -8,7 +8,6 @@ human-readable ``MODEL_CARD.md`` is written beside it from the same record.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,9 @@ from diffll.config import DiffLLConfig
 from diffll.model import DiffLL
 from diffll.train import load_training_checkpoint
 from lldata.atomic import atomic_write
+from lowlight_common.files import sha256_file
 
 __all__ = ["export_training_checkpoint", "model_card"]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def model_card(state: dict[str, Any], source: Path, weights: str) -> dict[str, Any]:
@@ -36,7 +28,7 @@ def model_card(state: dict[str, Any], source: Path, weights: str) -> dict[str, A
     return {
         "source": "trained with `diffll train` (this repository)",
         "training_checkpoint": source.name,
-        "training_checkpoint_sha256": _sha256(source),
+        "training_checkpoint_sha256": sha256_file(source),
         "weights": weights,
         "ema_decay": config.get("optim", {}).get("ema_decay"),
         "ema_warmup": config.get("optim", {}).get("ema_warmup"),

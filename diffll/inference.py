@@ -36,23 +36,13 @@ from diffll.tiling import (
     estimate_strips_peak_bytes,
     tile_positions,
 )
+from lowlight_common.devices import resolve_device
 
 __all__ = ["PRECISIONS", "TILE_MODES", "Enhancer", "cpu_supports_bf16", "load", "resolve_device"]
 
 PRECISIONS = ("fp32", "bf16")
 TILE_MODES = ("strips", "blend")
 DEFAULT_TILE_OVERLAP = 64
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when present; asking for CUDA without one is a clear error."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but torch sees no CUDA device")
-    return torch.device(device)
 
 
 def cpu_supports_bf16() -> bool:

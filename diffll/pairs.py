@@ -42,6 +42,7 @@ from PIL import Image
 
 from lldata.atomic import atomic_write
 from lldata.imageio import is_image_file, read_rgb
+from lowlight_common.records import dataclass_from_dict
 
 __all__ = [
     "FORMAT",
@@ -109,11 +110,7 @@ class PairingParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PairingParams:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown pairing parameter(s): {unknown}")
-        return cls(**data)
+        return dataclass_from_dict(cls, data, "pairing parameter(s)")
 
 
 @dataclass

@@ -25,6 +25,8 @@ import traceback
 
 import numpy as np
 
+from lowlight_common.memory import peak_rss_bytes  # VmHWM; shared with diffll.benchmarks
+
 MAX_RUNS = 200  # cap on timed runs of one visit when min_time_s asks for more
 
 
@@ -33,20 +35,6 @@ def threads_in_use(torch) -> int:
     if torch is not None:
         return int(torch.get_num_threads())
     return int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
-
-
-def peak_rss_bytes() -> int:
-    """Peak resident set of this process image: VmHWM. ``ru_maxrss`` is not usable here because
-    Linux carries the parent's high-water mark across fork and exec, so a child started by a
-    large parent (e.g. pytest with torch loaded) would report the parent's peak."""
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024  # kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _rss_peak_mb() -> float:

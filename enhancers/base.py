@@ -17,6 +17,9 @@ from typing import Literal
 import numpy as np
 import torch
 
+# re-exported: the methods import resolve_device from here
+from lowlight_common.devices import resolve_device as resolve_device
+
 Family = Literal["classical", "learned", "identity", "diffusion"]
 
 
@@ -34,18 +37,6 @@ class MethodInfo:
     paper: str = ""
     description: str = ""
     options: dict[str, object] = field(default_factory=dict)
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when present, otherwise CPU; anything else is passed to torch."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but CUDA is not available here")
-    return dev
 
 
 def _check_float_range(arr: np.ndarray | torch.Tensor, what: str) -> None:

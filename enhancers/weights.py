@@ -9,7 +9,6 @@ manifest: a re-trained or truncated file would otherwise silently change every r
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from lowlight_common.files import sha256_file
 
 ENV_VAR = "LOWLIGHT_WEIGHTS"
 DEFAULT_DIR = Path("~/.cache/lowlight-faces/weights")
@@ -56,14 +57,6 @@ def weights_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return DEFAULT_DIR.expanduser()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _how_to_get(entry: WeightsEntry, where: Path) -> str:

@@ -7,12 +7,14 @@ written file under the final name that a rerun (or Snakemake) would trust.
 from __future__ import annotations
 
 import contextlib
+import csv
+import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 def current_umask() -> int:
@@ -56,3 +58,32 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs) -
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_json(
+    path: str | os.PathLike[str],
+    data: Any,
+    *,
+    indent: int | None = 2,
+    sort_keys: bool = False,
+    default: Callable[[Any], Any] | None = None,
+) -> None:
+    """``data`` as JSON with a final newline, atomically (the one JSON writer of the project)."""
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=indent, sort_keys=sort_keys, default=default)
+        handle.write("\n")
+
+
+def write_csv(
+    path: str | os.PathLike[str],
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    format_value: Callable[[Any], Any] | None = None,
+) -> None:
+    """Rows as CSV under a header of ``columns`` (other keys left out), atomically."""
+    with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: format_value(row[c]) for c in columns} if format_value else row)

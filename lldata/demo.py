@@ -24,11 +24,11 @@ folder holding anything else is refused with the list of those files, and nothin
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -36,6 +36,8 @@ from PIL import Image
 from lldata.atomic import atomic_write
 from lldata.datasets import write_darkface_item
 from lldata.synthesis import DarkenParams, darken
+from lowlight_common.files import sha256_file
+from lowlight_common.records import dataclass_from_dict
 
 GENERATOR_VERSION = 1
 
@@ -91,16 +93,11 @@ class DemoConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> DemoConfig:
-        values = dict(values)
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown demo option(s): {', '.join(sorted(unknown))}")
-        if "darken" in values:
-            values["darken"] = DarkenParams.from_dict(values["darken"])
-        for key in ("faces_per_image", "face_size"):
-            if key in values:
-                values[key] = tuple(int(v) for v in values[key])
-        return cls(**values)
+        def ints(v: Any) -> tuple[int, ...]:
+            return tuple(int(x) for x in v)
+
+        convert = {"darken": DarkenParams.from_dict, "faces_per_image": ints, "face_size": ints}
+        return dataclass_from_dict(cls, values, "demo option(s)", convert)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -193,10 +190,6 @@ class DemoFolderError(ValueError):
     """The output folder holds files the demo did not write; nothing was changed."""
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def demo_files(num_images: int) -> list[str]:
     """Relative paths of the data files a build of ``num_images`` images writes."""
     return [f"{sub}/{index + 1}{suffix}" for index in range(num_images) for sub, suffix in _SUBFOLDERS]
@@ -278,7 +271,7 @@ def build_demo(out_dir: str | os.PathLike[str], config: DemoConfig | None = None
         total_faces += len(boxes)
         for sub, suffix in _SUBFOLDERS:
             path = out / sub / f"{stem}{suffix}"
-            files[f"{sub}/{stem}{suffix}"] = _sha256(path)
+            files[f"{sub}/{stem}{suffix}"] = sha256_file(path)
     for rel in sorted(stale):
         (out / rel).unlink(missing_ok=True)
     _write_owned_list(out, planned)

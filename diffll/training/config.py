@@ -69,6 +69,7 @@ from typing import Any
 
 from diffll.config import DiffLLConfig
 from lowlight_common.options import parse_option
+from lowlight_common.records import dataclass_from_dict
 
 __all__ = [
     "LOSS_KEYS",
@@ -84,12 +85,7 @@ LOSS_KEYS = ("noise", "l1", "ssim", "band", "tv")
 
 
 def _from_dict(cls: type, data: Mapping[str, Any] | None, section: str) -> Any:
-    data = dict(data or {})
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"unknown key(s) in section '{section}': {unknown}; known: {sorted(names)}")
-    return cls(**data)
+    return dataclass_from_dict(cls, data, f"key(s) in section '{section}'")
 
 
 @dataclass

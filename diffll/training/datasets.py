@@ -3,7 +3,6 @@ synthetic pairs, mixed in the configured proportion; validation is an evenly spa
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from diffll.data import (
 from diffll.pairs import read_pair_list
 from diffll.training.config import TrainConfig
 from lldata.imageio import is_image_file
+from lowlight_common.files import sha256_file
 
 __all__ = ["build_datasets"]
 
@@ -82,5 +82,5 @@ def build_datasets(
     if data.pair_list:
         record = read_pair_list(data.pair_list)
         info["pair_list_counts"] = record.get("counts", {})
-        info["pair_list_sha256"] = hashlib.sha256(Path(data.pair_list).read_bytes()).hexdigest()
+        info["pair_list_sha256"] = sha256_file(data.pair_list)
     return train, val_set, info

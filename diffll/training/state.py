@@ -9,7 +9,6 @@ newest ``keep_last`` are kept, ``best.pt`` beside them.
 from __future__ import annotations
 
 import os
-import platform
 import random
 import re
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from lldata.atomic import atomic_write
+from lowlight_common.devices import describe_device, resolve_device
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -38,16 +38,6 @@ __all__ = [
 CHECKPOINT_FORMAT = "diffll-train-state"
 CHECKPOINT_VERSION = 1
 _STEP_NAME = re.compile(r"step-(\d+)\.pt")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; asking for CUDA without one is an error, not a fallback."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available on this machine")
-    return device
 
 
 def set_determinism(deterministic: bool) -> None:
@@ -109,9 +99,8 @@ def restore_rng_state(state: Mapping[str, Any], noise: torch.Generator) -> None:
 
 
 def device_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
-    return f"CPU {platform.machine()} ({os.cpu_count()} logical cores)"
+    """The hardware a checkpoint or summary was made on (:func:`lowlight_common.devices.describe_device`)."""
+    return describe_device(device)
 
 
 def _step_checkpoints(folder: Path) -> list[tuple[int, Path]]:

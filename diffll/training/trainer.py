@@ -38,7 +38,7 @@ from diffll.training.state import (
     set_determinism,
 )
 from diffll.training.stopping import StopPolicy
-from lldata.atomic import atomic_write
+from lldata.atomic import atomic_write, write_json
 
 __all__ = ["Trainer"]
 
@@ -330,8 +330,6 @@ class Trainer:
             yaml.safe_dump(self.cfg.to_dict(), handle, sort_keys=False)
 
     def write_summary(self, status: str, reason: str, started: float) -> dict[str, Any]:
-        import json
-
         summary = {
             "status": status,
             "reason": reason,
@@ -348,9 +346,7 @@ class Trainer:
             "torch_version": str(torch.__version__),
             "data": self.data_info,
         }
-        with atomic_write(self.out_dir / "summary.json", "w", encoding="utf-8") as handle:
-            json.dump(summary, handle, indent=1)
-            handle.write("\n")
+        write_json(self.out_dir / "summary.json", summary, indent=1)
         return summary
 
     # ---- the loop -----------------------------------------------------------------------------
