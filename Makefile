@@ -23,7 +23,9 @@ demo: $(STAMP)
 	@echo
 	@echo "Report: $(CURDIR)/results/report/index.html"
 
+# ruff first: CI (.ci/run -> make test) fails on a lint finding before spending minutes on tests
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(CORES) --dist loadfile
 
 test-fast: $(STAMP)
