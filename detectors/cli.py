@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lowlight_common.cli import add_version_flag
 from lowlight_common.options import OptionError
 from lowlight_common.options import parse_option as _parse_option
 
@@ -45,6 +46,7 @@ def parse_edges(text: str) -> tuple[float, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="detectors", description=__doc__.split("\n")[0])
+    add_version_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="registered detectors and their metadata")

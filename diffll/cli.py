@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lowlight_common.cli import add_version_flag
+
 __all__ = ["add_train_parser", "build_parser", "collect_inputs", "image_seed", "main"]
 
 CHECKPOINT_ENV = "DIFFLL_CHECKPOINT"
@@ -81,6 +83,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffll", description=__doc__.split("\n\n")[0])
+    add_version_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     enh = sub.add_parser("enhance", help="enhance low-light images with a DiffLL checkpoint")

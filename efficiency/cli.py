@@ -22,6 +22,7 @@ from efficiency.scaling import (
     scaling_table,
     status_changes,
 )
+from lowlight_common.cli import add_version_flag
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -106,6 +107,7 @@ def cmd_spread(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="efficiency", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_version_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="measure the grid and write a CSV")
     p.add_argument("--methods", nargs="+", required=True)

@@ -18,6 +18,7 @@ from dataclasses import asdict
 from typing import Any
 
 from enhancers.registry import create_method, list_methods, method_info, method_options
+from lowlight_common.cli import add_version_flag
 from lowlight_common.options import OptionError
 from lowlight_common.options import parse_options as _parse_options
 
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="enhance",
         description="Low-light image enhancement with classical, learned and diffusion methods.",
     )
+    add_version_flag(parser)
     parser.add_argument("--list", action="store_true", help="list the methods and exit")
     parser.add_argument("--json", action="store_true", help="with --list: print JSON")
     parser.add_argument("--method", "-m", help="method name (see --list)")

@@ -21,6 +21,7 @@ from lldata.datasets import KINDS, validate_dataset
 from lldata.demo import DemoConfig, DemoFolderError, build_demo
 from lldata.imageio import IMAGE_SUFFIXES, ImageReadError, is_image_file, read_rgb, write_png
 from lldata.synthesis import DarkenParams, darken
+from lowlight_common.cli import add_version_flag
 
 
 def _load_yaml_section(path: str | None, section: str) -> dict:
@@ -152,6 +153,7 @@ def cmd_shard(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lldata", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_version_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check a dataset and list every problem")

@@ -7,11 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from lowlight_common.cli import add_version_flag
 from reports.build import build_report
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="reports", description=__doc__)
+    add_version_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("build", help="build the HTML + Markdown report")
     p.add_argument("--config-json", required=True, help="the workflow config (names of datasets, methods, detectors)")

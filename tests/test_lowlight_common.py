@@ -97,3 +97,15 @@ def test_no_import_cycle_between_packages() -> None:
         if cycle:
             places = [edges[a][b] for a, b in zip(cycle, cycle[1:], strict=False)]
             pytest.fail(f"import cycle {' -> '.join(cycle)} ({', '.join(places)})")
+
+
+@pytest.mark.parametrize("module", ["lldata.cli", "diffll.cli", "detectors.cli", "enhancers.cli", "efficiency.cli", "reports.cli"])
+def test_console_commands_print_their_version(module: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib
+
+    from lowlight_common.cli import project_version
+
+    with pytest.raises(SystemExit) as exit_info:
+        importlib.import_module(module).main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip().endswith(project_version())
