@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from lldata.atomic import atomic_write
 from lldata.imageio import read_rgb
-from reports import figures
+from reports import figures, quality
 from reports.efficiency_table import efficiency_table, exponent_table, table_note
 from reports.html import escape, page, png_data_uri, table
 from reports.provenance import provenance
@@ -92,18 +92,6 @@ def size_table(layout: Layout, dataset: str, methods: list[str], detectors: list
     counts = frame.drop_duplicates("bucket").set_index("bucket")["faces"]
     wide.columns = [c if c in ("detector", "method") else f"recall {c} px ({counts[c]} faces)" for c in wide.columns]
     return wide
-
-
-def iqa_table(layout: Layout, datasets: list[str], methods: list[str]) -> tuple[pd.DataFrame, dict]:
-    rows, skipped = [], {}
-    for d in datasets:
-        for m in methods:
-            summary = _read_json(layout.iqa(d, m))
-            if summary is None:
-                continue
-            rows.append({"dataset": d, "method": m, **summary["mean"]})
-            skipped.update({f"{d}: {k}": v for k, v in summary.get("skipped", {}).items()})
-    return pd.DataFrame(rows), skipped
 
 
 def efficiency_frames(layout: Layout, extra_csvs: list[Path], this_run: bool) -> list[tuple[str, pd.DataFrame]]:
@@ -258,18 +246,11 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
             md += ["", "### Recall per face size", "", sizes.to_markdown(index=False), ""]
         html_sections.append(("Face detection (DARK FACE protocol)", body))
 
-    # IQA
-    iqa, skipped = iqa_table(layout, datasets, methods)
-    tables["iqa"] = iqa
-    if iqa.empty:
-        html_sections.append(("Image quality", '<p class="note">No image-quality results in this run.</p>'))
-    else:
-        note = '<p class="note">Means over images. PSNR/SSIM/LPIPS against the normal-light reference (where one exists); NIQE, PIQE, BRISQUE: lower is better.</p>'
-        skipped_html = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(skipped.items()))
-        body = note + table(iqa) + (f"<p class='note'>Skipped metrics:</p><ul class='note'>{skipped_html}</ul>" if skipped else "")
-        html_sections.append(("Image quality", body))
-        md += ["## Image quality", "", iqa.to_markdown(index=False), ""]
-        md += [f"- skipped {k}: {v}" for k, v in sorted(skipped.items())] + [""]
+    # Image quality: the papers' tables, methods as columns (reports/quality.py)
+    iqa_html, iqa_md, iqa_csvs = quality.section(layout.results, datasets, methods, summaries)
+    tables.update(iqa_csvs)
+    html_sections.append(("Image quality", iqa_html))
+    md += iqa_md
 
     # Efficiency
     extra = [Path(p) for p in config.get("benchmark", {}).get("include", [])]

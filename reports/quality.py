@@ -1,0 +1,160 @@
+"""The image-quality tables as the low-light enhancement papers print them.
+
+One table per kind of dataset, every method a column, one row per (dataset, metric), the best
+value of each row in bold:
+
+* datasets with normal-light references (paired sets such as the SICE pairs, the demo set):
+  the full-reference metrics PSNR, SSIM, LPIPS;
+* datasets without (the unpaired DICM and LIME sets, DARK FACE): the no-reference metrics NIQE,
+  BRISQUE, PIQE.
+
+Whether lower or higher is better (the arrow, and which value is bold) comes from the metric's
+entry in :mod:`iqa.registry`, never from this module. ``raw``, the unenhanced input, is shown
+for reference and not ranked. Values are the means that ``iqa score`` wrote (summary.json);
+every mean of every dataset also stays in the long table (``iqa.csv``) and under "All means".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from iqa.registry import METRICS
+from reports.html import escape, table
+
+FULL_REFERENCE = ("psnr", "ssim", "lpips")
+NO_REFERENCE = ("niqe", "brisque", "piqe")
+DECIMALS = {"psnr": 2}  # others: 3
+UNRANKED = ("raw",)
+
+
+@dataclass
+class QualityTable:
+    key: str  # CSV name
+    title: str
+    values: pd.DataFrame  # columns: dataset, metric, then one float column per method
+    best: list[set[str]] = field(default_factory=list)  # per row: the methods in bold
+
+
+def read_summaries(results: Path, datasets: list[str], methods: list[str]) -> dict[tuple[str, str], dict]:
+    out = {}
+    for d in datasets:
+        for m in methods:
+            path = results / d / m / "iqa" / "summary.json"
+            if path.is_file():
+                out[(d, m)] = json.loads(path.read_text(encoding="utf-8"))
+    return out
+
+
+def long_table(summaries: dict[tuple[str, str], dict]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Every mean: one row per (dataset, method); and the skipped metrics with their reasons."""
+    rows, skipped = [], {}
+    for (d, m), summary in summaries.items():
+        rows.append({"dataset": d, "method": m, **summary["mean"]})
+        skipped.update({f"{d}: {k}": v for k, v in summary.get("skipped", {}).items()})
+    return pd.DataFrame(rows), skipped
+
+
+def label(metric: str) -> str:
+    return f"{metric.upper()} {'↓' if METRICS[metric].lower_better else '↑'}"
+
+
+def _decimals(metric: str) -> int:
+    return DECIMALS.get(metric, 3)
+
+
+def best_methods(metric: str, values: dict[str, float]) -> set[str]:
+    """The ranked methods whose value, as printed, is the best of the row (ties: all of them)."""
+    ranked = {m: round(v, _decimals(metric)) for m, v in values.items() if m not in UNRANKED and np.isfinite(v)}
+    if not ranked:
+        return set()
+    top = min(ranked.values()) if METRICS[metric].lower_better else max(ranked.values())
+    return {m for m, v in ranked.items() if v == top}
+
+
+def quality_table(key: str, title: str, summaries: dict[tuple[str, str], dict], datasets: list[str], methods: list[str],
+                  metrics: tuple[str, ...]) -> QualityTable:
+    rows, best = [], []
+    for d in datasets:
+        for metric in metrics:
+            values = {m: float(summaries[(d, m)]["mean"][metric]) for m in methods
+                      if (d, m) in summaries and metric in summaries[(d, m)]["mean"]}
+            if not values:  # skipped or not configured: said below the table
+                continue
+            rows.append({"dataset": d, "metric": metric, **{m: values.get(m, np.nan) for m in methods}})
+            best.append(best_methods(metric, values))
+    return QualityTable(key, title, pd.DataFrame(rows, columns=["dataset", "metric", *methods]), best)
+
+
+def quality_tables(results: Path, datasets: list[str], methods: list[str], has_references: dict[str, bool]) -> tuple[list[QualityTable], pd.DataFrame, dict[str, str]]:
+    summaries = read_summaries(results, datasets, methods)
+    paired = [d for d in datasets if has_references.get(d)]
+    unpaired = [d for d in datasets if d in has_references and not has_references[d]]
+    tables = [
+        quality_table("quality_with_references", "Datasets with references (full-reference metrics)",
+                      summaries, paired, methods, FULL_REFERENCE),
+        quality_table("quality_without_references", "Datasets without references (no-reference metrics)",
+                      summaries, unpaired, methods, NO_REFERENCE),
+    ]
+    long, skipped = long_table(summaries)
+    return [t for t in tables if not t.values.empty], long, skipped
+
+
+def _cell(metric: str, value: float) -> str:
+    return "" if not np.isfinite(value) else f"{value:.{_decimals(metric)}f}"
+
+
+def to_html(qt: QualityTable) -> str:
+    methods = list(qt.values.columns[2:])
+    head = "".join(['<th class="txt">dataset</th><th class="txt">metric</th>']
+                   + [f'<th class="num">{escape(m)}</th>' for m in methods])
+    rows = []
+    for row, best in zip(qt.values.itertuples(index=False), qt.best, strict=True):
+        d, metric, *values = row
+        cells = [f'<td class="txt">{escape(d)}</td><td class="txt">{escape(label(metric))}</td>']
+        for m, v in zip(methods, values, strict=True):
+            text = escape(_cell(metric, v))
+            cells.append(f'<td class="num">{f"<b>{text}</b>" if m in best else text}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (f"<h3>{escape(qt.title)}</h3><div class=\"scroll\"><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def to_markdown(qt: QualityTable) -> list[str]:
+    methods = list(qt.values.columns[2:])
+    shown = []
+    for row, best in zip(qt.values.itertuples(index=False), qt.best, strict=True):
+        d, metric, *values = row
+        cells = {m: (f"**{_cell(metric, v)}**" if m in best else _cell(metric, v)) for m, v in zip(methods, values, strict=True)}
+        shown.append({"dataset": d, "metric": label(metric), **cells})
+    frame = pd.DataFrame(shown, columns=["dataset", "metric", *methods])
+    return [f"### {qt.title}", "", frame.to_markdown(index=False, colalign=["left", "left", *["right"] * len(methods)]), ""]
+
+
+NOTE = ("Means over the images of each dataset. &uarr; higher is better, &darr; lower is better (each metric's "
+        "definition in iqa.registry); bold: the best method of the row. raw, the unenhanced input, is shown for "
+        "reference and not ranked. Full-reference metrics compare with the normal-light reference; datasets without "
+        "one get the no-reference metrics.")
+
+
+def section(results: Path, datasets: list[str], methods: list[str], summaries: dict[str, dict | None]) -> tuple[str, list[str], dict[str, pd.DataFrame]]:
+    """(HTML body, Markdown lines, CSV tables) of the report's "Image quality" section."""
+    has_references = {d: bool(s["has_references"]) for d, s in summaries.items() if s}
+    paper, long, skipped = quality_tables(results, datasets, methods, has_references)
+    csvs = {"iqa": long, **{qt.key: qt.values for qt in paper}}
+    if long.empty:
+        return '<p class="note">No image-quality results in this run.</p>', ["## Image quality", "", "No image-quality results in this run.", ""], csvs
+    html = f'<p class="note">{NOTE}</p>' + "".join(to_html(qt) for qt in paper)
+    md = ["## Image quality", "", NOTE.replace("&uarr;", "↑").replace("&darr;", "↓"), ""]
+    for qt in paper:
+        md += to_markdown(qt)
+    if skipped:
+        html += "<p class='note'>Skipped metrics:</p><ul class='note'>" + "".join(
+            f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(skipped.items())) + "</ul>"
+        md += [f"- skipped {k}: {v}" for k, v in sorted(skipped.items())] + [""]
+    html += f"<details><summary>All means (every dataset, method and metric)</summary>{table(long)}</details>"
+    return html, md, csvs
