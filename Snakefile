@@ -1,25 +1,16 @@
-# Thin entry point: configuration, validation and rules live under workflow/.
+# Thin entry point: the workflow is workflow/Snakefile (configuration, validation and rules live
+# under workflow/, as in the snakemake-workflows catalog); this file lets `snakemake` run from the
+# repository root.
 #   snakemake --cores 2                      default config: the built-in demo dataset
 #   snakemake --cores 2 --configfile my.yaml
-# The default config applies only when no --configfile is given: a user's config replaces it
-# instead of being merged into it (no stray demo dataset or methods in someone else's study).
-if not workflow.overwrite_configfiles:
-
-    configfile: "config/config.yaml"
 
 
-
-include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/enhance.smk"
-include: "workflow/rules/detect.smk"
-include: "workflow/rules/iqa.smk"
-include: "workflow/rules/benchmark.smk"
-include: "workflow/rules/report.smk"
-include: "workflow/rules/train.smk"
+include: "workflow/Snakefile"
 
 
-rule all:
+# `include:` keeps the including file's default target (none here), so name it again.
+rule default:
+    """Everything `all` builds (the report and all it reads)."""
     input:
-        report_outputs(),
+        rules.all.input,
     default_target: True
