@@ -87,6 +87,7 @@ class MetricSpec:
     description: str
     files: tuple[NeededFile, ...] = field(default_factory=tuple)
     options: dict = field(default_factory=dict)
+    min_side: int = 1  # pixels; NIQE works on 96 x 96 blocks and has no value below that
 
 
 # the project's one registry helper: an unknown name is an UnknownNameError (a KeyError)
@@ -100,7 +101,7 @@ METRICS: Registry[MetricSpec] = Registry("metric", {
         MetricSpec("lpips", "lpips", True, True, "0..1, lower is better", "learned perceptual distance (AlexNet, v0.1)",
                    files=(LPIPS_LIN, ALEXNET)),
         MetricSpec("niqe", "niqe", False, True, "lower is better", "naturalness (pristine MVG model, MATLAB parameters)",
-                   files=(NIQE_PARAMS,)),
+                   files=(NIQE_PARAMS,), min_side=96),
         MetricSpec("piqe", "piqe", False, True, "0..100, lower is better", "perception-based, block-wise distortion score"),
         MetricSpec("brisque", "brisque", False, True, "lower is better", "natural scene statistics + SVR",
                    files=(BRISQUE_SVM,)),

@@ -48,6 +48,9 @@ def score_images(
             row = {"image": stem}
             ref = to_tensor(read_rgb(reference)).to(device) if reference is not None and any(METRICS[n].full_reference for n in created) else None
             for name, metric in created.items():
+                if min(x.shape[-2:]) < METRICS[name].min_side:
+                    raise ValueError(f"{enhanced}: {name} needs images of at least {METRICS[name].min_side} x "
+                                     f"{METRICS[name].min_side} pixels, this one is {x.shape[-1]} x {x.shape[-2]}")
                 try:
                     value = metric(x, ref) if METRICS[name].full_reference else metric(x)
                 except Exception as exc:  # name the image: pyiqa's own errors do not

@@ -149,3 +149,9 @@ def test_niqe_from_the_shared_pristine_parameters(tmp_path, empty_cache):
 def test_registry_metadata():
     assert METRICS["niqe"].lower_better and not METRICS["psnr"].lower_better
     assert METRICS["lpips"].full_reference and not METRICS["piqe"].full_reference
+
+
+def test_an_image_too_small_for_niqe_is_named(tmp_path, empty_cache):
+    write_png(tmp_path / "small.png", data.coffee()[:80, :200])
+    with pytest.raises(ValueError, match=r"small.png: niqe needs images of at least 96 x 96 pixels, this one is 200 x 80"):
+        score_images([("s", tmp_path / "small.png", None)], ["niqe"])
