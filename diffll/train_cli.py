@@ -9,7 +9,6 @@ input (missing files, invalid config).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import shutil
@@ -18,6 +17,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from lowlight_common.files import sha256_file
 
 __all__ = ["add_parser", "main", "pack_pairs"]
 
@@ -102,7 +103,7 @@ def pack_pairs(
     ]
     packed["packed_from"] = {
         "pair_list": str(list_path),
-        "pair_list_sha256": hashlib.sha256(list_path.read_bytes()).hexdigest(),
+        "pair_list_sha256": sha256_file(list_path),
         "root": str(base),
         "max_side": size,
         "jpeg_quality": quality,
