@@ -126,7 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"enhance: error: {exc}", file=sys.stderr)
         return 2
     try:
-        inputs = filter_by_stems(collect_inputs(args.inputs), args.only_stems)
+        found = collect_inputs(args.inputs)
+        if not found:  # "wrote 0/0 images" and exit 0 would hide a wrong folder
+            raise FileNotFoundError(f"no image files in {', '.join(map(str, args.inputs))}")
+        inputs = filter_by_stems(found, args.only_stems)
         result = enhance_folder(method, inputs, args.output, progress=not args.no_progress)
     except (ValueError, FileNotFoundError) as exc:  # e.g. two inputs with the same stem
         print(f"enhance: error: {exc}", file=sys.stderr)
