@@ -27,6 +27,9 @@ from lowlight_common.registry import Registry, UnknownNameError
 _BUILTIN: dict[str, str] = {
     "mtcnn": "detectors.mtcnn:MTCNNDetector",
     "retinaface": "detectors.retinaface_onnx:RetinaFaceDetector",
+    "dsfd": "detectors.dsfd:DSFDDetector",
+    "retinaface_r50": "detectors.retinaface_torch:RetinaFaceTorchDetector",
+    "retinaface_mnet": "detectors.retinaface_torch:RetinaFaceMobileNetDetector",
 }
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -138,6 +141,17 @@ def check_detector_options(name: str, options: Mapping[str, Any]) -> dict[str, A
     merged = merge_options(cls.info, options)
     check_option_types(f"detector {name!r}", option_annotations(cls, skip=("device",)), options)
     return merged
+
+
+def unavailable_reason(name: str, **options: Any) -> str | None:
+    """Why detector ``name`` cannot run with ``options`` here (e.g. its released checkpoint is
+    absent, with the download address), or None. Cheap: nothing is loaded. The workflow skips a
+    detector with this reason instead of failing, as it skips IQA metrics whose files are absent.
+    """
+    cls = _load_class(name)
+    merged = merge_options(cls.info, options)
+    check = getattr(cls, "unavailable_reason", None)
+    return check(merged) if check is not None else None
 
 
 def create_detector(name: str, device: str = "auto", **options: Any) -> Detector:
