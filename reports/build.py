@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from lldata.atomic import atomic_write
 from lldata.imageio import read_rgb
-from reports import figures, quality
+from reports import detector_gains, figures, quality
 from reports.efficiency_table import efficiency_table, exponent_table, table_note
 from reports.html import escape, page, png_data_uri, table
 from reports.provenance import provenance
@@ -245,6 +245,10 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
             body += "<h3>Recall per face size (every detection counted)</h3>" + table(sizes)
             md += ["", "### Recall per face size", "", sizes.to_markdown(index=False), ""]
         html_sections.append(("Face detection (DARK FACE protocol)", body))
+    gains_html, gains_md, tables["gain_per_detector"] = detector_gains.gain_section(ap, config.get("skipped_detectors", {}))
+    if gains_html:
+        html_sections.append(("Gain over the raw input, per detector", gains_html))
+        md += ["## Gain over the raw input, per detector", "", *gains_md]
 
     # Image quality: the papers' tables, methods as columns (reports/quality.py)
     iqa_html, iqa_md, iqa_csvs = quality.section(layout.results, datasets, methods, summaries)

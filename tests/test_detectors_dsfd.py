@@ -45,7 +45,9 @@ def test_network_and_single_pass_match_authors(dsfd, ref, i):
         loc, conf, sizes = dsfd.net(x.permute(2, 0, 1)[None])
     np.testing.assert_allclose(loc.numpy(), ref[f"loc{i}"], atol=TOL, rtol=0)
     np.testing.assert_allclose(torch.softmax(conf, -1).numpy(), ref[f"conf{i}"], atol=TOL, rtol=0)
-    np.testing.assert_allclose(priors(sizes, *image.shape[:2]).numpy(), ref[f"priors{i}"], atol=1e-7)
+    np.testing.assert_allclose(
+        priors(sizes, *image.shape[:2]).numpy(), ref[f"priors{i}"], atol=1e-7
+    )
     single = dsfd.detect_pass(bgr, 1)
     assert single.shape == ref[f"single{i}"].shape
     np.testing.assert_allclose(single, ref[f"single{i}"], atol=TOL, rtol=RTOL)
@@ -76,7 +78,9 @@ def test_bbox_vote_by_hand():
 
 def test_options_and_missing_checkpoint(tmp_path):
     reason = unavailable_reason("dsfd", weights_dir=str(tmp_path))
-    assert "dsfd/WIDERFace_DSFD_RES152.pth" in reason and "1WeXlNYsM6dMP3xQQELI-4gxhwKUQxc3-" in reason
+    assert (
+        "dsfd/WIDERFace_DSFD_RES152.pth" in reason and "1WeXlNYsM6dMP3xQQELI-4gxhwKUQxc3-" in reason
+    )
     assert "none published" in reason
     with pytest.raises(WeightsError, match="not found"):
         create_detector("dsfd", device="cpu", weights_dir=str(tmp_path))

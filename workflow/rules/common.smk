@@ -1,6 +1,7 @@
 # Config validation and the helpers that turn config into file names and command arguments.
 import json
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
@@ -43,7 +44,45 @@ _validate_config()
 RESULTS = config.get("results_dir", "results")
 DATASETS = config["datasets"]
 METHODS = config.get("methods", {"raw": {}})
-DETECTORS = config.get("detectors", {})
+
+
+def detector_entry(label, entry=None):
+    """A detector's options, with the config's `weights_dir` for detectors that load released
+    checkpoints (those whose options include `weights_dir`)."""
+    entry = dict((config.get("detectors", {}).get(label) if entry is None else entry) or {})
+    name = entry.get("detector", label)
+    try:
+        from detectors.registry import detector_info
+
+        takes_weights = "weights_dir" in detector_info(name).default_options
+    except Exception:  # unknown name or packages not installed: the detect job reports it
+        takes_weights = False
+    if takes_weights and config.get("weights_dir"):
+        entry.setdefault("weights_dir", config["weights_dir"])
+    return entry
+
+
+def _detector_skips():
+    """Detectors that cannot run here (their released checkpoint is absent) -> the reason, with
+    the download address. They are skipped, not failed, and the report names them; a file that
+    is present but wrong still fails its detect job (the checksum is checked there)."""
+    try:
+        from detectors.registry import unavailable_reason
+    except ImportError:
+        return {}
+    skipped = {}
+    for label, entry in config.get("detectors", {}).items():
+        options = detector_entry(label, entry)
+        name = options.pop("detector", label)
+        reason = unavailable_reason(name, **options)
+        if reason:
+            skipped[label] = reason
+            print(f"skipping detector {label}: {reason}", file=sys.stderr)
+    return skipped
+
+
+SKIPPED_DETECTORS = _detector_skips()
+DETECTORS = {k: v for k, v in config.get("detectors", {}).items() if k not in SKIPPED_DETECTORS}
 EVALUATION = config.get("evaluation", {})
 IQA = config.get("iqa", {})
 BENCHMARK = config.get("benchmark", {})

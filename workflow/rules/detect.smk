@@ -10,7 +10,7 @@ rule detect:
         manifest=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/shards/{{shard}}.detect.json",
     params:
         detector=lambda wc: (DETECTORS[wc.detector] or {}).get("detector", wc.detector),
-        options=lambda wc: option_args(DETECTORS[wc.detector], skip=("detector",)),
+        options=lambda wc: option_args(detector_entry(wc.detector), skip=("detector",)),
         images=enhanced_dir,
         out=lambda wc: predictions_dir(wc.dataset, wc.method, wc.detector),
         device=DEVICE,

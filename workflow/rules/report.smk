@@ -10,7 +10,7 @@ rule report:
         html=report(f"{RESULTS}/report/index.html", caption="../report/report.rst", category="Report"),
         md=f"{RESULTS}/report/report.md",
     params:
-        config=shell_json(config),
+        config=shell_json(dict(config, skipped_detectors=SKIPPED_DETECTORS)),
         results=lambda wc, output: Path(output.html).parent.parent,
         out_dir=lambda wc, output: Path(output.html).parent,
     conda:
