@@ -93,7 +93,7 @@ def cmd_spread(args: argparse.Namespace) -> int:
     from efficiency.interleave import ratio_spreads
 
     for path in args.files:
-        table = ratio_spreads(pd.read_csv(path), args.min_seconds)
+        table = ratio_spreads(pd.read_csv(path), args.min_seconds, args.reference)
         with pd.option_context("display.width", 200, "display.precision", 3):
             print(f"== {path}")
             print(table.to_string(index=False))
@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("spread", help="how much the per-round ratios of interleaved runs scatter (e.g. to choose --threads)")
     p.add_argument("files", nargs="+")
     p.add_argument("--min-seconds", type=float, default=0.05)
+    p.add_argument("--reference", help="pair with this label instead of the run's reference (only labels with its thread count)")
     p.set_defaults(func=cmd_spread)
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -79,18 +79,21 @@ def median_interval(values, resamples: int = 2000, seed: int = 0, level: float =
     return float(np.median(x)), float(low), float(high)
 
 
-def ratio_spreads(frame: pd.DataFrame, min_seconds: float = 0.05) -> pd.DataFrame:
+def ratio_spreads(frame: pd.DataFrame, min_seconds: float = 0.05, reference: str | None = None) -> pd.DataFrame:
     """Per cell of an interleaved table, recomputed from ``visit_s``: the spread of the per-round
-    ratios to the reference. Only cells over ``min_seconds`` and not the reference itself."""
+    ratios to the reference (the run's, or ``reference``). Only cells over ``min_seconds``, not
+    the reference itself, and run with the reference's thread count (labels may differ in it)."""
     from efficiency.scaling import parse_visits
 
     ok = frame[frame["status"] == "ok"].set_index(["method", "width", "height"])
     rows = []
     for (method, width, height), row in ok.iterrows():
-        reference = row["reference"]
-        if method == reference or row["median_s"] <= min_seconds or (reference, width, height) not in ok.index:
+        ref = reference or row["reference"]
+        if method == ref or row["median_s"] <= min_seconds or (ref, width, height) not in ok.index:
             continue
-        ratios = paired_ratios(list(parse_visits(row["visit_s"])), list(parse_visits(ok.loc[(reference, width, height), "visit_s"])))
+        if row["threads"] != ok.loc[(ref, width, height), "threads"]:
+            continue
+        ratios = paired_ratios(list(parse_visits(row["visit_s"])), list(parse_visits(ok.loc[(ref, width, height), "visit_s"])))
         if ratios.size >= 2:
             rows.append({"method": method, "width": width, "height": height, "threads": row["threads"], "pairs": ratios.size,
                          "ratio": float(np.median(ratios)), "ratio_spread": float(ratios.max() / ratios.min() - 1),

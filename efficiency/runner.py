@@ -118,19 +118,25 @@ def cached_image(width: int, height: int, directory: str | os.PathLike[str]) -> 
 
 
 def cell_spec(method: str, width: int, height: int, settings: BenchmarkSettings) -> dict:
-    """What one child is asked to measure (``python -m efficiency.worker '<json>'``)."""
+    """What one child is asked to measure (``python -m efficiency.worker '<json>'``).
+
+    A label's options may carry ``threads`` (e.g. ``{"he_t2": {"method": "he", "threads": 2}}``):
+    it overrides ``settings.threads`` for that label, so that thread counts can be compared side
+    by side in one interleaved run."""
     image = str(cached_image(width, height, settings.image_dir)) if settings.image_dir else None
+    options = dict(settings.method_options.get(method, {}))
+    threads = options.pop("threads", settings.threads)
     return {
         "image": image,
-        "method": method, "options": settings.method_options.get(method, {}), "width": width, "height": height,
+        "method": method, "options": options, "width": width, "height": height,
         "device": settings.device, "warmup": settings.warmup, "repeats": settings.repeats, "budget_s": settings.budget_s,
-        "threads": settings.threads, "min_time_s": settings.min_time_s,
+        "threads": threads, "min_time_s": settings.min_time_s,
     }
 
 
 def run_cell(method: str, width: int, height: int, settings: BenchmarkSettings) -> dict:
     spec = cell_spec(method, width, height, settings)
-    env = child_env(settings.threads)
+    env = child_env(spec["threads"])
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "efficiency.worker", json.dumps(spec)],

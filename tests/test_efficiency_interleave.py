@@ -248,3 +248,22 @@ def test_report_table_shows_seconds_ratio_and_exponent_interval():
     assert exps.loc["ref", "time exponent"] == pytest.approx(np.log(4) / np.log(mp[1] / mp[0]), abs=0.01)
     assert exps.loc["ref", "95% interval"].endswith("(bootstrap over visits)") and exps.loc["slow", "95% interval"] == ""
     assert "threads per child: 1" in table_note(frame) and "time of ref in the same round" in table_note(frame)
+
+
+def test_thread_count_per_label_and_spread_against_a_chosen_reference():
+    settings = BenchmarkSettings(threads=1, repeats=1, method_options={"s2": {"method": "dummy_sleep", "seconds": 0.001, "threads": 2}})
+    spec = cell_spec("s2", 8, 8, settings)
+    assert spec["threads"] == 2 and "threads" not in spec["options"]  # not passed on to the method
+    assert run_cell("s2", 8, 8, settings)["threads"] == 2
+    from efficiency.interleave import ratio_spreads
+
+    row = {"width": 1, "height": 1, "status": "ok", "reference": "r1"}
+    frame = pd.DataFrame([{**row, "method": "r1", "threads": 1, "median_s": 0.1, "visit_s": "0.1;0.2;0.1"},
+                          {**row, "method": "m1", "threads": 1, "median_s": 0.3, "visit_s": "0.3;0.6;0.45"},
+                          {**row, "method": "r2", "threads": 2, "median_s": 0.1, "visit_s": "0.1;0.1;0.1"},
+                          {**row, "method": "m2", "threads": 2, "median_s": 0.2, "visit_s": "0.2;0.2;0.3"}])
+    one = ratio_spreads(frame)
+    assert one["method"].tolist() == ["m1"]  # m2 ran with another thread count than r1
+    assert one["ratio"].iloc[0] == pytest.approx(3.0) and one["ratio_spread"].iloc[0] == pytest.approx(4.5 / 3.0 - 1)
+    two = ratio_spreads(frame, reference="r2")
+    assert two["method"].tolist() == ["m2"] and two["ratio_spread"].iloc[0] == pytest.approx(0.5)
