@@ -1,15 +1,24 @@
 """Detector throughput: images per second at a given image size, after warm-up.
 
     python -m detectors.benchmark --size 1080x720 --repeats 20 [--detector mtcnn ...]
+    python -m detectors.benchmark --detector dsfd --random-weights-if-absent --csv out.csv
 
 Timings mean something only on a quiet machine. The default input is a seeded synthetic dark
 image; MTCNN's cost depends on the content (candidates per pyramid level), so ``--image`` lets
 you time a real photo resized to ``--size`` instead.
+
+``--csv`` appends one row per detector with the peak memory: the process's peak resident set
+(VmHWM, model load included) on CPU, ``torch.cuda.max_memory_allocated`` on CUDA. Run one
+detector per invocation for a per-detector peak. ``--random-weights-if-absent`` times a detector
+whose released checkpoint is absent with seeded random weights; its rows say so (``weights``),
+and their post-processing cost is not that of the real model (random scores pass the thresholds
+far more often than a trained detector's).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -69,6 +78,69 @@ def benchmark(detector: Any, image: np.ndarray, repeats: int, warmup: int) -> di
     }
 
 
+def weights_label(detector: Any, seed: int) -> str:
+    if getattr(detector, "random_weights", False):
+        return f"random (seed {seed}; checkpoint absent, timing only)"
+    return "released"
+
+
+def peak_memory_mb(device: str) -> float:
+    """CUDA: max allocated; CPU: this process's peak resident set (VmHWM), model included."""
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20
+    from lowlight_common.memory import peak_rss_bytes
+
+    return peak_rss_bytes() / 2**20
+
+
+CSV_COLUMNS = [
+    "detector", "options", "weights", "device", "device_name", "size", "image", "warmup",
+    "repeats", "median_s", "min_s", "mean_s", "peak_mem_mb", "boxes", "torch_threads",
+    "torch_version", "date",
+]  # fmt: skip
+
+
+def _device_name(device: str) -> str:
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            model = next(line.split(":", 1)[1].strip() for line in handle if "model name" in line)
+    except (OSError, StopIteration):
+        model = platform.processor() or "cpu"
+    return f"{model} ({os.cpu_count()} CPUs)"
+
+
+def append_csv(path: Path, res: dict[str, Any], image_label: str) -> None:
+    """Append one result row (header written when the file is new)."""
+    import csv
+    import datetime
+    import json
+
+    import torch
+
+    row = {
+        **{k: res.get(k) for k in CSV_COLUMNS},
+        "options": json.dumps(res["options"], sort_keys=True),
+        "device_name": _device_name(res["device"]),
+        "image": image_label,
+        "torch_threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "date": datetime.date.today().isoformat(),
+    }
+    new = not path.is_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
 def _cuda_sync() -> None:
     import torch
 
@@ -77,7 +149,7 @@ def _cuda_sync() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from detectors.registry import create_detector, list_detectors
+    from detectors.registry import create_detector, list_detectors, unavailable_reason
 
     parser = argparse.ArgumentParser(
         prog="python -m detectors.benchmark", description=__doc__.split("\n")[0]
@@ -93,6 +165,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="JSON file for the results")
+    parser.add_argument("--csv", type=Path, help="append one row per detector to this CSV")
+    parser.add_argument(
+        "--random-weights-if-absent",
+        action="store_true",
+        help="checkpoint absent: time the network with seeded random weights (labelled)",
+    )
     args = parser.parse_args(argv)
 
     width, height = args.size
@@ -110,18 +188,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = dict(args.option)
     results = []
     for name in names:
-        detector = create_detector(name, device=args.device, **options)
+        opts = dict(options)
+        if args.random_weights_if_absent and unavailable_reason(name, **opts):
+            opts["random_weights_seed"] = args.seed
+        detector = create_detector(name, device=args.device, **opts)
         res = benchmark(detector, image, args.repeats, args.warmup)
         res |= {
             "detector": name,
             "device": detector.device,
             "size": f"{width}x{height}",
             "options": options,
+            "weights": weights_label(detector, args.seed),
+            "peak_mem_mb": peak_memory_mb(detector.device),
+            "boxes": len(detector.detect(image)),
         }
         results.append(res)
+        if args.csv:
+            append_csv(args.csv, res, image_label=str(args.image) if args.image else "synthetic")
         print(
             f"{name:12s} {detector.device:5s} {width}x{height}: {res['images_per_s']:.2f} images/s "
-            f"(median {res['median_s'] * 1000:.1f} ms over {args.repeats})"
+            f"(median {res['median_s'] * 1000:.1f} ms over {args.repeats}), "
+            f"peak {res['peak_mem_mb']:.0f} MB, weights {res['weights']}"
         )
     if args.out:
         from detectors.evaluation.outputs import write_json

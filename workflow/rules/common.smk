@@ -81,6 +81,21 @@ def _detector_skips():
     return skipped
 
 
+def detector_uses_gpu(label):
+    """Torch-based detectors (all but the ONNX `retinaface`, whose class decides CUDA itself) use
+    the GPU when the device allows it (resources: gpu=1), like the learned enhancers."""
+    if DEVICE == "cpu":
+        return 0
+    try:
+        from detectors.base import Detector
+        from detectors.registry import _load_class
+
+        cls = _load_class((DETECTORS[label] or {}).get("detector", label))
+        return int(cls.cuda_available.__func__ is Detector.cuda_available.__func__)
+    except Exception:
+        return 0
+
+
 SKIPPED_DETECTORS = _detector_skips()
 DETECTORS = {k: v for k, v in config.get("detectors", {}).items() if k not in SKIPPED_DETECTORS}
 EVALUATION = config.get("evaluation", {})

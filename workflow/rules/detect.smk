@@ -14,6 +14,8 @@ rule detect:
         images=enhanced_dir,
         out=lambda wc: predictions_dir(wc.dataset, wc.method, wc.detector),
         device=DEVICE,
+    resources:
+        gpu=lambda wc: detector_uses_gpu(wc.detector),
     conda:
         "../envs/lowlight.yaml"
     log:
