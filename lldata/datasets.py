@@ -237,6 +237,27 @@ def validate_dataset(root: str | os.PathLike[str], kind: str, clip_boxes: bool =
     return Dataset(root, kind, items, issues)
 
 
+def input_files(root: str | os.PathLike[str], kind: str) -> list[Path]:
+    """The files :func:`validate_dataset` reads, for a workflow to declare as the inputs of
+    validation: an edited, added or removed image or label then reruns validation and what
+    depends on it. Links that cannot be followed are left out (validation reports them)."""
+    root = Path(root)
+    if kind not in KINDS:
+        raise ValueError(f"unknown dataset kind {kind!r}; expected one of {', '.join(KINDS)}")
+    folders = {"darkface": ("image", "label", "reference"), "paired": ("low", "high"), "unpaired": (".",)}[kind]
+    found: list[Path] = []
+    for name in folders:
+        folder = root if name == "." else root / name
+        if not folder.is_dir():
+            continue
+        if name == "label":
+            candidates = sorted(folder.glob("*.txt"))
+        else:
+            candidates = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and is_image_file(p)]
+        found.extend(p for p in candidates if p.is_file())
+    return found
+
+
 def load_dataset(root: str | os.PathLike[str], kind: str, clip_boxes: bool = False) -> Dataset:
     """Validate and return the dataset; raise :class:`DatasetError` listing every error."""
     dataset = validate_dataset(root, kind, clip_boxes=clip_boxes)

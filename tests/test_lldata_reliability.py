@@ -183,3 +183,17 @@ def test_demo_cli_reports_a_foreign_folder_as_an_error(tmp_path, capsys):
     (tmp_path / "x" / "thesis.tex").write_text("%")
     assert main(["demo", str(tmp_path / "x"), "--num-images", "1"]) != 0
     assert "thesis.tex" in capsys.readouterr().err
+
+
+def test_input_files_are_what_validation_reads(tmp_path):
+    """The workflow declares these as inputs of validation, so they must cover every file whose
+    change changes the validated dataset, and leave out links validation reports as broken."""
+    from lldata.datasets import input_files
+
+    root = build_demo(tmp_path / "d", TINY)
+    (root / "notes.md").write_text("not read by validation")
+    os.symlink("nowhere.png", root / "image" / "9.png")
+    names = [p.relative_to(root).as_posix() for p in input_files(root, "darkface")]
+    assert sorted(names) == sorted(json.loads((root / "manifest.json").read_text())["sha256"])
+    assert input_files(tmp_path / "missing", "darkface") == []
+    assert [p.name for p in input_files(root / "image", "unpaired")] == ["1.png", "2.png", "3.png"]

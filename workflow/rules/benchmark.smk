@@ -11,25 +11,25 @@ rule benchmark:
             category="Efficiency",
         ),
     params:
-        methods=" ".join(BENCHMARK.get("methods") or list(METHODS)),
-        resolutions=" ".join(BENCHMARK.get("resolutions", ["600x400", "1280x720"])),
+        methods=BENCHMARK.get("methods") or list(METHODS),
+        resolutions=BENCHMARK.get("resolutions", ["600x400", "1280x720"]),
         options=lambda wc: shell_json(benchmark_options()),
         warmup=BENCHMARK.get("warmup", 1),
         repeats=BENCHMARK.get("repeats", 3),
         rounds=BENCHMARK.get("rounds", 1),
         budget=BENCHMARK.get("budget_s", 60),
         interleave="--interleave" if BENCHMARK.get("interleave", False) else "--no-interleave",
-        reference=BENCHMARK.get("reference") or "''",
+        reference=shlex.quote(BENCHMARK.get("reference") or ""),  # '' (the default) when unset
         bench_threads=BENCHMARK.get("threads") or 0,
         min_time=BENCHMARK.get("min_time_s", 0.0),
         seed=BENCHMARK.get("seed", 0),
-    threads: workflow.cores
+    threads: all_cores()
     conda:
         "../envs/lowlight.yaml"
     log:
         "logs/benchmark/{device}.log",
     shell:
-        "efficiency run --methods {params.methods} --resolutions {params.resolutions} --device {wildcards.device} "
-        "--warmup {params.warmup} --repeats {params.repeats} --rounds {params.rounds} --budget {params.budget} "
-        "{params.interleave} --reference {params.reference} --threads {params.bench_threads} --min-time {params.min_time} "
-        "--seed {params.seed} --options-json {params.options} -o {output} > {log} 2>&1"
+        "efficiency run --methods {params.methods:q} --resolutions {params.resolutions:q} --device {wildcards.device:q} "
+        "--warmup {params.warmup:q} --repeats {params.repeats:q} --rounds {params.rounds:q} --budget {params.budget:q} "
+        "{params.interleave} --reference {params.reference} --threads {params.bench_threads:q} --min-time {params.min_time:q} "
+        "--seed {params.seed:q} --options-json {params.options} -o {output:q} > {log:q} 2>&1"

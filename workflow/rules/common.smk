@@ -4,6 +4,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -162,6 +163,28 @@ def dataset_ready_marker(name):
     if entry.get("generate") == "sice_pairs":
         return f"{entry['path']}/pairs.json"
     return []
+
+
+def dataset_files(wc):
+    """Inputs of a dataset's validation. A generated set is owned by its rule: the file it
+    writes last. A user's own set: every image and label file validation reads, so that an
+    edited label, or an added or removed image, reruns validation and everything scored on it
+    (Snakemake reruns on newer inputs and on a changed set of inputs)."""
+    entry = DATASETS[wc.dataset]
+    if entry.get("generate"):
+        return dataset_ready_marker(wc.dataset)
+    from lldata.datasets import input_files
+
+    return [str(p) for p in input_files(entry["path"], entry["kind"])]
+
+
+def all_cores():
+    """Threads for a job that should have the machine to itself: every core given with
+    --cores. Commands that run no job (--unlock, a dry run without --cores) give none; then 1."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1
 
 
 def shards(name):

@@ -14,7 +14,7 @@ rule demo_dataset:
     log:
         "logs/demo_dataset/{path}.log",
     shell:
-        "lldata demo {wildcards.path} --options-json {params.options} > {log} 2>&1"
+        "lldata demo {wildcards.path:q} --options-json {params.options} > {log:q} 2>&1"
 
 
 rule sice_pairs_dataset:
@@ -32,15 +32,16 @@ rule sice_pairs_dataset:
     log:
         "logs/sice_pairs_dataset/{path}.log",
     shell:
-        "(diffll pairs {params.source} -o {wildcards.path}/pairs.tmp.json && "
-        "diffll pairs-to-dataset {wildcards.path}/pairs.tmp.json {wildcards.path} --split {params.split} && "
-        "mv {wildcards.path}/pairs.tmp.json {output.pairs}) > {log} 2>&1"
+        "(diffll pairs {params.source:q} -o {wildcards.path:q}/pairs.tmp.json && "
+        "diffll pairs-to-dataset {wildcards.path:q}/pairs.tmp.json {wildcards.path:q} --split {params.split:q} && "
+        "mv {wildcards.path:q}/pairs.tmp.json {output.pairs:q}) > {log:q} 2>&1"
 
 
 rule validate_dataset:
-    """Check images, labels and boxes; the JSON summary lists the items every later job uses."""
+    """Check images, labels and boxes; the JSON summary lists the items every later job uses.
+    Its inputs are the dataset's files (see dataset_files), so changes to them rerun it."""
     input:
-        ready=lambda wc: dataset_ready_marker(wc.dataset),
+        files=dataset_files,
     output:
         summary=f"{RESULTS}/{{dataset}}/dataset.json",
     params:
@@ -52,7 +53,7 @@ rule validate_dataset:
     log:
         "logs/validate_dataset/{dataset}.log",
     shell:
-        "lldata validate {params.path} --kind {params.kind} {params.clip} --report {output.summary} > {log} 2>&1"
+        "lldata validate {params.path:q} --kind {params.kind:q} {params.clip} --report {output.summary:q} > {log:q} 2>&1"
 
 
 rule shard_dataset:
@@ -68,4 +69,4 @@ rule shard_dataset:
     log:
         "logs/shard_dataset/{dataset}.log",
     shell:
-        "lldata shard {input.summary} --shards {params.number} -o {output.stems} > {log} 2>&1"
+        "lldata shard {input.summary:q} --shards {params.number} -o {output.stems:q} > {log:q} 2>&1"

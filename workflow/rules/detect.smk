@@ -23,20 +23,21 @@ rule detect:
     benchmark:
         "benchmarks/detect/{dataset}/{method}/{detector}/{shard}.tsv"
     shell:
-        "detectors detect --detector {params.detector} {params.options} --device {params.device} "
-        "--only-stems {input.shards}/{wildcards.shard}.stems --manifest {output.manifest} --quiet "
-        "-o {params.out} {params.images} > {log} 2>&1"
+        "detectors detect --detector {params.detector:q} {params.options} --device {params.device:q} "
+        "--only-stems {input.shards:q}/{wildcards.shard}.stems --manifest {output.manifest:q} --quiet "
+        "-o {params.out:q} {params.images:q} > {log:q} 2>&1"
 
 
 rule evaluate:
-    """PR curve, AP with a bootstrap CI, recall per face size, per-image counts."""
+    """PR curve, AP with a bootstrap CI, recall per face size, per-image counts. The ground
+    truth is the validated dataset.json (boxes clipped when clip_boxes is set), an input."""
     input:
-        all_detect_manifests,
+        manifests=all_detect_manifests,
+        summary=f"{RESULTS}/{{dataset}}/dataset.json",
     output:
         ap=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/ap.json",
         pr=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/pr_curve.csv",
     params:
-        gt=lambda wc: f"{dataset_path(wc.dataset)}/label",
         pred=lambda wc: predictions_dir(wc.dataset, wc.method, wc.detector),
         out=lambda wc: f"{RESULTS}/{wc.dataset}/{wc.method}/{wc.detector}/eval",
         bootstrap=EVALUATION.get("bootstrap", 1000),
@@ -48,9 +49,9 @@ rule evaluate:
     log:
         "logs/evaluate/{dataset}/{method}/{detector}.log",
     shell:
-        "detectors evaluate --gt {params.gt} --pred {params.pred} --out {params.out} "
-        "--bootstrap {params.bootstrap} --seed {params.seed} --working-threshold {params.threshold} "
-        "--size-edges {params.edges} > {log} 2>&1"
+        "detectors evaluate --dataset {input.summary:q} --pred {params.pred:q} --out {params.out:q} "
+        "--bootstrap {params.bootstrap:q} --seed {params.seed:q} --working-threshold {params.threshold:q} "
+        "--size-edges {params.edges:q} > {log:q} 2>&1"
 
 
 rule compare_with_raw:
@@ -58,10 +59,10 @@ rule compare_with_raw:
     input:
         method=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/ap.json",
         raw=f"{RESULTS}/{{dataset}}/raw/{{detector}}/eval/ap.json",
+        summary=f"{RESULTS}/{{dataset}}/dataset.json",
     output:
         f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/vs_raw.json",
     params:
-        gt=lambda wc: f"{dataset_path(wc.dataset)}/label",
         raw=lambda wc: predictions_dir(wc.dataset, "raw", wc.detector),
         pred=lambda wc: predictions_dir(wc.dataset, wc.method, wc.detector),
         bootstrap=EVALUATION.get("bootstrap", 1000),
@@ -71,5 +72,5 @@ rule compare_with_raw:
     log:
         "logs/compare_with_raw/{dataset}/{method}/{detector}.log",
     shell:
-        "detectors compare --gt {params.gt} --pred {params.raw} --pred {params.pred} "
-        "--bootstrap {params.bootstrap} --seed {params.seed} --out {output} > {log} 2>&1"
+        "detectors compare --dataset {input.summary:q} --pred {params.raw:q} --pred {params.pred:q} "
+        "--bootstrap {params.bootstrap:q} --seed {params.seed:q} --out {output:q} > {log:q} 2>&1"

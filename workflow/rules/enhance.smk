@@ -23,6 +23,6 @@ rule enhance:
     benchmark:
         "benchmarks/enhance/{dataset}/{method}/{shard}.tsv"
     shell:
-        "enhance --method {params.method} {params.options} --device {params.device} {params.weights} "
-        "--only-stems {input.shards}/{wildcards.shard}.stems --manifest {output.manifest} --no-progress "
-        "-o {params.out} {params.inputs} > {log} 2>&1"
+        "enhance --method {params.method:q} {params.options} --device {params.device:q} {params.weights} "
+        "--only-stems {input.shards:q}/{wildcards.shard}.stems --manifest {output.manifest:q} --no-progress "
+        "-o {params.out:q} {params.inputs:q} > {log:q} 2>&1"

@@ -12,7 +12,7 @@ rule niqe_params:
     log:
         "logs/niqe_params.log",
     shell:
-        "iqa install-niqe {input.npz} --cache-dir $(dirname {output}) > {log} 2>&1"
+        "iqa install-niqe {input.npz:q} --cache-dir \"$(dirname {output:q})\" > {log:q} 2>&1"
 
 
 rule iqa:
@@ -25,12 +25,12 @@ rule iqa:
         summary=f"{RESULTS}/{{dataset}}/{{method}}/iqa/summary.json",
     params:
         images=enhanced_dir,
-        metrics=" ".join(IQA.get("metrics", ["psnr", "ssim", "piqe"])),
+        metrics=IQA.get("metrics", ["psnr", "ssim", "piqe"]),
         cache=f"TORCH_HOME={shlex.quote(iqa_cache())} " if iqa_cache() else "",
     conda:
         "../envs/lowlight.yaml"
     log:
         "logs/iqa/{dataset}/{method}.log",
     shell:
-        "{params.cache}iqa score --dataset {input.summary} --enhanced {params.images} "
-        "--metrics {params.metrics} -o {output.table} --summary {output.summary} > {log} 2>&1"
+        "{params.cache}iqa score --dataset {input.summary:q} --enhanced {params.images:q} "
+        "--metrics {params.metrics:q} -o {output.table:q} --summary {output.summary:q} > {log:q} 2>&1"

@@ -18,4 +18,4 @@ rule report:
     log:
         "logs/report.log",
     shell:
-        "reports build --config-json {params.config} --results-dir {params.results} -o {params.out_dir} > {log} 2>&1"
+        "reports build --config-json {params.config} --results-dir {params.results:q} -o {params.out_dir:q} > {log:q} 2>&1"

@@ -15,7 +15,7 @@ rule sice_pair_list:
     log:
         "logs/train/sice_pair_list.log",
     shell:
-        "diffll pairs {params.source} -o {output} > {log} 2>&1"
+        "diffll pairs {params.source:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule train_diffll:
@@ -33,8 +33,8 @@ rule train_diffll:
     log:
         "logs/train/{name}.log",
     shell:
-        "(diffll train --config {input.config} --set data.pair_list={input.pairs} --out {params.run} --resume auto && "
-        "diffll export {params.run} {output.model}) > {log} 2>&1"
+        "(diffll train --config {input.config:q} --set data.pair_list={input.pairs:q} --out {params.run:q} --resume auto && "
+        "diffll export {params.run:q} {output.model:q}) > {log:q} 2>&1"
 
 
 rule train:

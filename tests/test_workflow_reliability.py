@@ -1,0 +1,136 @@
+"""The workflow under the conditions an audit found wanting: a user's own dataset whose files
+change, a path with a space, a config value with shell syntax in it, clipped boxes, and
+recovery after the scheduler was killed.
+
+Real Snakemake processes on tiny data (raw method, one detector), hence slow-marked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO_ROOT
+
+from lldata.demo import DemoConfig, build_demo
+
+pytestmark = pytest.mark.slow
+TINY_DEMO = {"seed": 7, "num_images": 3, "width": 192, "height": 144, "faces_per_image": [1, 3], "face_size": [20, 40]}
+
+
+def _env(workdir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["TORCH_HOME"] = str(workdir / "torch")
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def _cmd(workdir: Path, config: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(workdir),
+            "--configfile", str(config), *args]
+
+
+def snakemake(workdir: Path, config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(_cmd(workdir, config, *args), capture_output=True, text=True, env=_env(workdir), timeout=900,
+                          cwd=workdir)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def _config(tmp_path: Path, **values) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def _planned_rules(proc: subprocess.CompletedProcess) -> set[str]:
+    """Rule names of the jobs a dry run (``-n``) would run."""
+    return {line.split()[1].rstrip(":") for line in proc.stdout.splitlines() if line.startswith(("rule ", "localrule "))}
+
+
+def test_own_dataset_with_space_and_shell_syntax_in_paths_reruns_when_its_files_change(tmp_path):
+    data = tmp_path / "my data" / "faces"
+    build_demo(data, DemoConfig.from_dict(TINY_DEMO))
+    # One face box reaches 30 px past the left edge: kept (clipped) only with clip_boxes.
+    (data / "label" / "1.txt").write_text("1\n-30 20 30 60\n")
+    results = "out dir; touch pwned"  # a config value with shell syntax: must stay one path
+    config = _config(
+        tmp_path, results_dir=results, device="cpu",
+        datasets={"faces": {"kind": "darkface", "path": str(data), "clip_boxes": True}},
+        methods={"raw": {}}, detectors={"retinaface": {}}, evaluation={"bootstrap": 10, "seed": 0},
+        iqa={"metrics": ["psnr"]}, benchmark={"enabled": False}, report={"panel_images": 0},
+    )
+    snakemake(tmp_path, config, "--cores", "2")
+    res = tmp_path / results / "faces"
+    assert not list(tmp_path.rglob("pwned")) and not (REPO_ROOT / "pwned").exists()
+    summary = json.loads((res / "dataset.json").read_text())
+    assert summary["images"] == 3
+    assert summary["items"][0]["boxes"][0][0] == 0.0  # clipped
+    ap = json.loads((res / "raw" / "retinaface" / "eval" / "ap.json").read_text())
+    assert ap["n_gt"] == summary["faces"]
+    assert (tmp_path / results / "report" / "index.html").is_file()
+    assert "Nothing to be done" in snakemake(tmp_path, config, "-n", "--quiet", "rules").stdout
+
+    # Editing a label: validation and everything scored against it are planned again.
+    (data / "label" / "2.txt").write_text("1\n10 10 40 40\n")
+    planned = _planned_rules(snakemake(tmp_path, config, "-n"))
+    assert {"validate_dataset", "evaluate", "report"} <= planned, planned
+
+    # Deleting an image (and its label): the rerun scores the two that are left.
+    (data / "image" / "3.png").unlink()
+    (data / "label" / "3.txt").unlink()
+    snakemake(tmp_path, config, "--cores", "2")
+    summary = json.loads((res / "dataset.json").read_text())
+    ap = json.loads((res / "raw" / "retinaface" / "eval" / "ap.json").read_text())
+    assert [i["stem"] for i in summary["items"]] == ["1", "2"] and ap["n_images"] == 2
+    assert summary["items"][1]["boxes"] == [[10.0, 10.0, 40.0, 40.0]]
+    assert "Nothing to be done" in snakemake(tmp_path, config, "-n", "--quiet", "rules").stdout
+
+
+def test_unlock_needs_no_cores_and_a_plain_rerun_recovers_after_the_scheduler_is_killed(tmp_path):
+    config = _config(
+        tmp_path, device="cpu", datasets={"tiny": {"kind": "darkface", "path": "data/tiny", "generate": "demo"}},
+        demo={**TINY_DEMO, "num_images": 30, "width": 320, "height": 240}, methods={"raw": {}},
+        detectors={"retinaface": {}}, benchmark={"enabled": True, "methods": ["raw"], "resolutions": ["64x48"]},
+    )
+    # `threads: <all cores>` of the benchmark rule must not need --cores where none is given.
+    snakemake(tmp_path, config, "--unlock", "--workflow-profile", "none")
+    snakemake(tmp_path, config, "-n", "--workflow-profile", "none")
+
+    # kill -9 of Snakemake while the dataset job runs: the job finishes on its own, but the lock
+    # and the "incomplete" mark on its output stay behind.
+    target = "results/tiny/dataset.json"
+    log = tmp_path / "killed-run.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(_cmd(tmp_path, config, "--cores", "1", target), env=_env(tmp_path), cwd=tmp_path,
+                                stdout=out, stderr=subprocess.STDOUT)
+        started = tmp_path / "data" / "tiny" / ".lldata-demo.json"  # written when the demo job begins
+        deadline = time.monotonic() + 120
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the run ended before it could be killed:\n{log.read_text()[-3000:]}"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    manifest = tmp_path / "data" / "tiny" / "manifest.json"
+    while not manifest.exists() and time.monotonic() < deadline:  # the orphaned job completes
+        time.sleep(0.2)
+    assert manifest.exists()
+    assert not (tmp_path / "results" / "tiny" / "dataset.json").exists()
+
+    locked = snakemake(tmp_path, config, "--cores", "1", target, check=False)
+    assert locked.returncode != 0 and "unlock" in locked.stdout + locked.stderr
+    snakemake(tmp_path, config, "--unlock")  # the README's step after a kill; no --cores needed
+    # A plain rerun (the default workflow profile sets rerun-incomplete) redoes the marked job.
+    rerun = snakemake(tmp_path, config, "--cores", "1", target)
+    assert "Using workflow specific profile" in rerun.stderr
+    assert json.loads((tmp_path / target).read_text())["images"] == 30
