@@ -128,3 +128,21 @@ def test_checkpoint_in_weights_dir_loads_and_pins(tmp_path, caplog):
     torch.save(state, path)
     with pytest.raises(WeightsError, match="missing from the checkpoint"):
         create_detector("retinaface_mnet", device="cpu", weights_dir=str(tmp_path))
+
+
+def test_benchmark_csv_labels_random_weights(tmp_path):
+    import csv
+
+    from detectors.benchmark import main
+
+    out = tmp_path / "speed.csv"
+    args = "--size 64x48 --repeats 1 --warmup 0 --detector retinaface_mnet --device cpu"
+    missing = ["--option", f"weights_dir={tmp_path}"]  # no checkpoint there
+    assert main([*args.split(), *missing, "--random-weights-if-absent", "--csv", str(out)]) == 0
+    assert main([*args.split(), *missing, "--random-weights-if-absent", "--csv", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 2 and rows[0]["detector"] == "retinaface_mnet"
+    assert rows[0]["weights"].startswith("random (seed 0; checkpoint absent")
+    assert float(rows[0]["peak_mem_mb"]) > 0 and float(rows[0]["median_s"]) > 0
+    with pytest.raises(WeightsError, match="not found"):  # without the flag: the named error
+        main([*args.split(), *missing])
