@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -63,7 +64,7 @@ def test_own_dataset_with_space_and_shell_syntax_in_paths_reruns_when_its_files_
     build_demo(data, DemoConfig.from_dict(TINY_DEMO))
     # One face box reaches 30 px past the left edge: kept (clipped) only with clip_boxes.
     (data / "label" / "1.txt").write_text("1\n-30 20 30 60\n")
-    results = "out dir; touch pwned"  # a config value with shell syntax: must stay one path
+    results = "out dir; touch pwned; x"  # a config value with shell syntax: must stay one path
     config = _config(
         tmp_path, results_dir=results, device="cpu",
         datasets={"faces": {"kind": "darkface", "path": str(data), "clip_boxes": True}},
@@ -81,20 +82,43 @@ def test_own_dataset_with_space_and_shell_syntax_in_paths_reruns_when_its_files_
     assert (tmp_path / results / "report" / "index.html").is_file()
     assert "Nothing to be done" in snakemake(tmp_path, config, "-n", "--quiet", "rules").stdout
 
-    # Editing a label: validation and everything scored against it are planned again.
-    (data / "label" / "2.txt").write_text("1\n10 10 40 40\n")
-    planned = _planned_rules(snakemake(tmp_path, config, "-n"))
-    assert {"validate_dataset", "evaluate", "report"} <= planned, planned
-
-    # Deleting an image (and its label): the rerun scores the two that are left.
+    # Deleting an image (and its label), then editing a label: each alone plans validation and
+    # everything scored against it again; the rerun scores the two images that are left.
     (data / "image" / "3.png").unlink()
     (data / "label" / "3.txt").unlink()
+    dry = snakemake(tmp_path, config, "-n")
+    assert {"validate_dataset", "evaluate", "report"} <= _planned_rules(dry), dry.stdout
+    assert "Set of input files has changed" in dry.stdout
+    (data / "label" / "2.txt").write_text("1\n10 10 40 40\n")
+    dry = snakemake(tmp_path, config, "-n")
+    assert "Updated input files" in dry.stdout and "label/2.txt" in dry.stdout
     snakemake(tmp_path, config, "--cores", "2")
     summary = json.loads((res / "dataset.json").read_text())
     ap = json.loads((res / "raw" / "retinaface" / "eval" / "ap.json").read_text())
     assert [i["stem"] for i in summary["items"]] == ["1", "2"] and ap["n_images"] == 2
     assert summary["items"][1]["boxes"] == [[10.0, 10.0, 40.0, 40.0]]
     assert "Nothing to be done" in snakemake(tmp_path, config, "-n", "--quiet", "rules").stdout
+
+
+def test_every_shell_command_keeps_paths_and_config_values_as_single_arguments(tmp_path):
+    """A dry run prints every job's command: split as the shell would, no config value may
+    break out of its argument (old rules: `--report res; touch pwned; x/...` ran `touch`)."""
+    (tmp_path / "params dir").mkdir()
+    (tmp_path / "params dir" / "niqe.npz").write_bytes(b"")
+    config = _config(
+        tmp_path, results_dir="res; touch pwned; x", device="cpu",
+        datasets={"tiny": {"kind": "darkface", "path": "data/my tiny", "generate": "demo"}},
+        methods={"raw": {}, "clahe": {}}, detectors={"retinaface": {}},
+        iqa={"metrics": ["psnr", "niqe"], "niqe_params": "params dir/niqe.npz"},
+        benchmark={"enabled": True, "methods": ["raw"], "resolutions": ["64x48"], "reference": "raw; touch pwned"},
+    )
+    dry = snakemake(tmp_path, config, "-n", "-p")
+    commands = [line.removeprefix("Shell command: ") for line in dry.stdout.splitlines() if line.startswith("Shell command: ")]
+    programs = {shlex.split(c)[0] for c in commands}
+    assert {"lldata", "enhance", "detectors", "iqa", "efficiency", "reports"} <= programs, programs
+    for command in commands:
+        assert "touch" not in shlex.split(command), command
+    assert any("'data/my tiny'" in c for c in commands)
 
 
 def test_unlock_needs_no_cores_and_a_plain_rerun_recovers_after_the_scheduler_is_killed(tmp_path):
