@@ -121,40 +121,55 @@ def test_every_shell_command_keeps_paths_and_config_values_as_single_arguments(t
     assert any("'data/my tiny'" in c for c in commands)
 
 
-def test_unlock_needs_no_cores_and_a_plain_rerun_recovers_after_the_scheduler_is_killed(tmp_path):
-    config = _config(
-        tmp_path, device="cpu", datasets={"tiny": {"kind": "darkface", "path": "data/tiny", "generate": "demo"}},
-        demo={**TINY_DEMO, "num_images": 30, "width": 320, "height": 240}, methods={"raw": {}},
-        detectors={"retinaface": {}}, benchmark={"enabled": True, "methods": ["raw"], "resolutions": ["64x48"]},
-    )
-    # `threads: <all cores>` of the benchmark rule must not need --cores where none is given.
-    snakemake(tmp_path, config, "--unlock", "--workflow-profile", "none")
-    snakemake(tmp_path, config, "-n", "--workflow-profile", "none")
-
-    # kill -9 of Snakemake while the dataset job runs: the job finishes on its own, but the lock
-    # and the "incomplete" mark on its output stay behind.
-    target = "results/tiny/dataset.json"
-    log = tmp_path / "killed-run.log"
+def _interrupt_dataset_job(tmp_path: Path, config: Path, target: str, sig: signal.Signals) -> None:
+    """Start building ``target``; once the demo job runs, send ``sig`` to Snakemake itself (not to
+    its job), then wait until the job, left on its own, has written its output. Snakemake is
+    left with the output marked incomplete (and, after SIGKILL, its lock)."""
+    owned = tmp_path / "data" / "tiny" / ".lldata-demo.json"  # rewritten when a demo build begins
+    before = owned.stat().st_mtime_ns if owned.exists() else None
+    log = tmp_path / f"interrupted-{sig.name}.log"
     with log.open("w") as out:
         proc = subprocess.Popen(_cmd(tmp_path, config, "--cores", "1", target), env=_env(tmp_path), cwd=tmp_path,
                                 stdout=out, stderr=subprocess.STDOUT)
-        started = tmp_path / "data" / "tiny" / ".lldata-demo.json"  # written when the demo job begins
         deadline = time.monotonic() + 120
-        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+        while proc.poll() is None and time.monotonic() < deadline and (
+                not owned.exists() or owned.stat().st_mtime_ns == before):
             time.sleep(0.05)
-        assert proc.poll() is None, f"the run ended before it could be killed:\n{log.read_text()[-3000:]}"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        assert proc.poll() is None, f"the run ended before it could be interrupted:\n{log.read_text()[-3000:]}"
+        proc.send_signal(sig)
+        proc.wait(timeout=120)
     manifest = tmp_path / "data" / "tiny" / "manifest.json"
-    while not manifest.exists() and time.monotonic() < deadline:  # the orphaned job completes
+    while not manifest.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert manifest.exists()
-    assert not (tmp_path / "results" / "tiny" / "dataset.json").exists()
+    assert manifest.exists(), log.read_text()[-3000:]
 
-    locked = snakemake(tmp_path, config, "--cores", "1", target, check=False)
-    assert locked.returncode != 0 and "unlock" in locked.stdout + locked.stderr
-    snakemake(tmp_path, config, "--unlock")  # the README's step after a kill; no --cores needed
-    # A plain rerun (the default workflow profile sets rerun-incomplete) redoes the marked job.
+
+def test_unlock_needs_no_cores_and_a_plain_rerun_recovers_after_ctrl_c_and_kill(tmp_path):
+    demo = {**TINY_DEMO, "num_images": 30, "width": 320, "height": 240}
+    values = dict(device="cpu", datasets={"tiny": {"kind": "darkface", "path": "data/tiny", "generate": "demo"}},
+                  demo=demo, methods={"raw": {}}, detectors={"retinaface": {}},
+                  benchmark={"enabled": True, "methods": ["raw"], "resolutions": ["64x48"]})
+    config = _config(tmp_path, **values)
+    # `threads: <all cores>` of the benchmark rule must not need --cores where none is given.
+    snakemake(tmp_path, config, "--unlock", "--workflow-profile", "none")
+    snakemake(tmp_path, config, "-n", "--workflow-profile", "none")
+    target = "results/tiny/dataset.json"
+
+    # Ctrl-C (SIGINT to Snakemake): without rerun-incomplete the next run refuses to start; the
+    # default workflow profile sets it, so a plain rerun redoes the job that was cut off.
+    _interrupt_dataset_job(tmp_path, config, target, signal.SIGINT)
+    assert not (tmp_path / target).exists()
+    refused = snakemake(tmp_path, config, "--cores", "1", target, "--workflow-profile", "none", check=False)
+    assert refused.returncode != 0 and "IncompleteFilesException" in refused.stdout + refused.stderr
     rerun = snakemake(tmp_path, config, "--cores", "1", target)
     assert "Using workflow specific profile" in rerun.stderr
     assert json.loads((tmp_path / target).read_text())["images"] == 30
+
+    # kill -9 of Snakemake (new settings, so the dataset job runs again): its lock stays too.
+    config = _config(tmp_path, **{**values, "demo": {**demo, "num_images": 29}})
+    _interrupt_dataset_job(tmp_path, config, target, signal.SIGKILL)
+    locked = snakemake(tmp_path, config, "--cores", "1", target, check=False)
+    assert locked.returncode != 0 and "unlock" in locked.stdout + locked.stderr
+    snakemake(tmp_path, config, "--unlock")  # the README's step after a kill; no --cores needed
+    snakemake(tmp_path, config, "--cores", "1", target)
+    assert json.loads((tmp_path / target).read_text())["images"] == 29
