@@ -2,7 +2,7 @@
 
     diffll enhance INPUT... -o OUT --checkpoint CKPT [--steps S] [--seed N] [--device auto]
                    [--precision fp32|bf16] [--tile N|auto] [--tile-mode strips|blend]
-                   [--tile-overlap P] [--batch N]
+                   [--tile-overlap P] [--batch-size N|auto]
     diffll convert-official model.pth.tar OUT_DIR
 
 Outputs are PNGs named after the input stem. Each image's start noise comes from a seed derived
@@ -16,18 +16,19 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
-import os
+import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from lowlight_common.cli import add_version_flag
+from lowlight_common.cli import add_version_flag, setup_logging
 
 __all__ = ["add_train_parser", "build_parser", "collect_inputs", "image_seed", "main"]
 
 CHECKPOINT_ENV = "DIFFLL_CHECKPOINT"
+logger = logging.getLogger("diffll")
 
 
 def image_seed(seed: int, name: str) -> int:
@@ -62,12 +63,26 @@ def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
 def _tile_arg(value: str) -> int | str:
     if value == "auto":
         return value
+    if value == "none":
+        return None
     try:
         return int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--tile takes an integer or 'auto', got {value!r}"
+            f"--tile takes an integer, 'auto' or 'none', got {value!r}"
         ) from None
+
+
+def _batch_arg(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--batch-size takes a positive integer or 'auto', got {value!r}")
+    return n
 
 
 def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -91,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument("-o", "--output", required=True, help="output folder for the PNGs")
     enh.add_argument(
         "--checkpoint",
-        default=os.environ.get(CHECKPOINT_ENV),
-        help=f"checkpoint directory or .safetensors (default: ${CHECKPOINT_ENV})",
+        default=None,
+        help=f"checkpoint directory or .safetensors (default: ${CHECKPOINT_ENV}, else the "
+        "project's shipped model models/diffll-sice)",
     )
     enh.add_argument("--steps", type=int, default=None, help="DDIM steps (default: checkpoint's)")
     enh.add_argument(
@@ -103,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument(
         "--tile",
         type=_tile_arg,
-        default=None,
-        help="split large frames: rows per strip / tile side (multiple of 32), or auto",
+        default="auto",
+        help="split large frames: rows per strip / tile side (multiple of 32); auto (default) "
+        "splits only frames over the memory budget; none never splits",
     )
     enh.add_argument(
         "--tile-mode",
@@ -117,7 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument(
         "--tile-overlap", type=int, default=64, help="minimum overlap of blended tiles in pixels"
     )
-    enh.add_argument("--batch", type=int, default=1, help="images per forward (same size only)")
+    enh.add_argument(
+        "--batch-size",
+        "--batch",
+        dest="batch_size",
+        type=_batch_arg,
+        default="auto",
+        help="images of one padded size per forward, or auto (default: 1 on CPU, as many as "
+        "fit 80%% of the free memory on CUDA, at most 16); an image's bytes do not depend on it",
+    )
     enh.add_argument("--compile", action="store_true", help="torch.compile the networks")
     enh.set_defaults(func=_cmd_enhance)
 
@@ -136,28 +161,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _batches(
-    files: list[Path], batch: int, errors: list[str]
+def _read_groups(
+    files: list[Path], key: Callable[[int, int], object], limit: Callable[[int, int], int],
+    errors: list[str],
 ) -> Iterator[tuple[list[Path], list[np.ndarray]]]:
-    """Read images in order; group consecutive ones of equal size into batches of <= ``batch``."""
+    """Read images in order and yield batches of one padded size (``key``), each of at most
+    ``limit(h, w)`` images; an unreadable file yields an empty batch (the caller's progress)."""
     from lldata.imageio import ImageReadError, read_rgb
 
-    paths: list[Path] = []
-    images: list[np.ndarray] = []
+    pending: dict[object, tuple[list[Path], list[np.ndarray]]] = {}
     for path in files:
         try:
             image = read_rgb(path)
         except ImageReadError as exc:
             errors.append(str(exc))
-            yield [], []  # lets the caller advance its progress bar
+            yield [], []
             continue
-        if images and (image.shape != images[0].shape or len(images) >= batch):
-            yield paths, images
-            paths, images = [], []
+        k = key(image.shape[0], image.shape[1])
+        paths, images = pending.setdefault(k, ([], []))
         paths.append(path)
         images.append(image)
-    if images:
-        yield paths, images
+        if len(images) >= limit(image.shape[0], image.shape[1]):
+            yield pending.pop(k)
+    for k in list(pending):
+        yield pending.pop(k)
 
 
 def _cmd_enhance(args: argparse.Namespace) -> int:
@@ -166,17 +193,9 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
 
     from diffll.checkpoint import CheckpointError
     from diffll.inference import load
+    from diffll.shipped import resolve_checkpoint
     from lldata.imageio import float_to_uint8, write_png
 
-    if not args.checkpoint:
-        print(
-            f"diffll: error: no checkpoint; pass --checkpoint or set ${CHECKPOINT_ENV}",
-            file=sys.stderr,
-        )
-        return 2
-    if args.batch < 1:
-        print("diffll: error: --batch must be >= 1", file=sys.stderr)
-        return 2
     files, errors = collect_inputs(args.inputs)
     out_dir = Path(args.output)
 
@@ -191,8 +210,10 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
             unique.append(path)
 
     try:
+        checkpoint = resolve_checkpoint(args.checkpoint)
+        logger.info(checkpoint.describe())
         enhancer = load(
-            args.checkpoint,
+            checkpoint.path,
             device=args.device,
             precision=args.precision,
             tile=args.tile,
@@ -201,9 +222,12 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
             tile_overlap=args.tile_overlap,
             tile_mode=args.tile_mode,
         )
-    except (CheckpointError, ValueError, RuntimeError) as exc:
+    except (CheckpointError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"diffll: error: {exc}", file=sys.stderr)
         return 2
+
+    def limit(height: int, width: int) -> int:
+        return enhancer.max_batch(height, width, args.batch_size)
 
     n_done = 0
     n_reported = 0
@@ -216,22 +240,22 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
             n_reported = len(errors)
 
         report_new_errors()
-        for paths, images in _batches(unique, args.batch, errors):
+        for paths, images in _read_groups(unique, enhancer.batch_key, limit, errors):
             report_new_errors()
             if not paths:
                 bar.update(1)
                 continue
-            x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+            tensors = [torch.from_numpy(im).permute(2, 0, 1).float() / 255.0 for im in images]
             seeds = [image_seed(args.seed, p.name) for p in paths]
             try:
-                y = enhancer.enhance(x, seeds=seeds)
-            except (RuntimeError, ValueError) as exc:
+                outs = enhancer.enhance_images(tensors, seeds)
+            except (RuntimeError, ValueError) as exc:  # MemoryError subclasses: named, not caught
                 errors.extend(f"{p}: enhancement failed ({exc})" for p in paths)
                 bar.update(len(paths))
                 continue
-            for path, out in zip(paths, y.permute(0, 2, 3, 1).numpy(), strict=True):
+            for path, out in zip(paths, outs, strict=True):
                 try:
-                    write_png(out_dir / f"{path.stem}.png", float_to_uint8(out))
+                    write_png(out_dir / f"{path.stem}.png", float_to_uint8(out.permute(1, 2, 0).numpy()))
                     n_done += 1
                 except OSError as exc:
                     errors.append(f"{path}: cannot write output ({exc})")
@@ -255,6 +279,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    setup_logging()
     return int(args.func(args))
 
 

@@ -38,11 +38,19 @@ from diffll.tiling import (
 )
 from lowlight_common.devices import resolve_device
 
-__all__ = ["PRECISIONS", "TILE_MODES", "Enhancer", "cpu_supports_bf16", "load", "resolve_device"]
+__all__ = ["FrameTooLargeError", "MAX_AUTO_BATCH", "PRECISIONS", "TILE_MODES", "Enhancer", "cpu_supports_bf16", "load", "resolve_device"]
 
 PRECISIONS = ("fp32", "bf16")
 TILE_MODES = ("strips", "blend")
 DEFAULT_TILE_OVERLAP = 64
+# Largest batch ``batch_size="auto"`` picks on CUDA: beyond it a 1080x720 frame gains nothing
+# measurable and one failed batch costs that many images.
+MAX_AUTO_BATCH = 16
+# PyTorch runs a float32 CPU convolution of a *single* image whose input has at most this many
+# values with its native kernel and a batch with oneDNN (``use_mkldnn`` in
+# aten/src/ATen/native/ConvUtils.h); the two round differently, so below it a batch is run one
+# image at a time to keep every image's bytes independent of its batch.
+_NATIVE_CONV_MAX_VALUES = 20480
 
 
 def cpu_supports_bf16() -> bool:
@@ -53,14 +61,47 @@ def cpu_supports_bf16() -> bool:
         return False
 
 
+def _smallest_unet_conv_input(config: DiffLLConfig, height: int, width: int) -> int:
+    """Values per image of the smallest input any UNet convolution sees on a padded frame:
+    ``conv_in`` (2 x 3 channels at the low band) or the first block of the deepest level."""
+    f = 2**config.wavelet_levels
+    positions = (height // f) * (width // f)
+    deepest = len(config.ch_mult) - 1
+    sizes = [2 * config.in_channels * positions]
+    for level in range(deepest + 1):
+        channels = config.ch * (config.ch_mult[level - 1] if level else 1)
+        sizes.append(channels * (positions >> (2 * level)))
+    return min(sizes)
+
+
+class FrameTooLargeError(MemoryError):
+    """Even the memory-saving path would exceed the memory budget; the message says how much."""
+
+
 def _memory_budget(device: torch.device) -> int:
-    """Bytes we allow one forward to use: 80% of free GPU memory, 50% of available RAM."""
+    """Bytes one forward may use when ``tile="auto"`` decides whether to split a frame: 80% of
+    the GPU's memory, half of the machine's RAM.
+
+    Total, not free, memory: whether a frame is split changes its bytes in the last bits, so
+    the decision must depend on the frame and the machine only, not on what else happens to be
+    running. Pass ``memory_budget`` to fix it across machines.
+    """
     if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(0.8 * free)
+        _free, total = torch.cuda.mem_get_info(device)
+        return int(0.8 * total)
     import psutil
 
-    return int(0.5 * psutil.virtual_memory().available)
+    return int(0.5 * psutil.virtual_memory().total)
+
+
+def _free_memory_budget(device: torch.device) -> int:
+    """80% of the GPU memory free now: the room for a batch (batches do not change bytes)."""
+    free, _total = torch.cuda.mem_get_info(device)
+    return int(0.8 * free)
+
+
+def _gib(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.1f} GiB"
 
 
 class Enhancer:
@@ -72,7 +113,7 @@ class Enhancer:
         *,
         device: str | torch.device = "auto",
         precision: str = "fp32",
-        tile: int | str | None = None,
+        tile: int | str | None = "auto",
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         tile_mode: str = "strips",
         steps: int | None = None,
@@ -107,6 +148,7 @@ class Enhancer:
         self.tile_mode = tile_mode
         self.memory_budget = memory_budget
         self.record = record or {}
+        self.checkpoint: Any = None  # diffll.shipped.ResolvedCheckpoint when made by load()
 
         self.model = model.to(self.device).eval()
         if self.precision == "bf16":
@@ -164,6 +206,81 @@ class Enhancer:
             per_image.append(torch.randn((1, *shape[1:]), generator=gen, dtype=torch.float32))
         return torch.cat(per_image, dim=0)
 
+    # ---- batches -----------------------------------------------------------------------------
+
+    def batch_key(self, height: int, width: int) -> tuple[int, int]:
+        """Images with the same key can share a forward: their padded size."""
+        m = self.config.pad_multiple
+        return padded_size(height, m), padded_size(width, m)
+
+    def max_batch(self, height: int, width: int, requested: int | str = "auto") -> int:
+        """Images of ``height x width`` per forward.
+
+        ``"auto"``: 1 on CPU (two cores gain nothing from batching, measured with ``python -m
+        diffll.benchmarks``); on CUDA the largest batch up to :data:`MAX_AUTO_BATCH` whose memory
+        estimate fits 80% of the free memory. An integer is taken as given (>= 1).
+        """
+        if requested != "auto":
+            n = int(requested)
+            if n < 1:
+                raise ValueError(f"batch size must be >= 1 or 'auto', got {requested!r}")
+            return n
+        if self.device.type != "cuda":
+            return 1
+        h, w = self.batch_key(height, width)
+        budget = (
+            self.memory_budget
+            if self.memory_budget is not None
+            else _free_memory_budget(self.device)
+        )
+        nbytes = 2 if self.precision == "bf16" else 4
+        attention = "sdpa" if self.precision == "bf16" else "math"
+        batch = 1
+        while batch < MAX_AUTO_BATCH and (
+            estimate_peak_bytes(self.config, h, w, batch + 1, attention, nbytes) <= budget
+        ):
+            batch += 1
+        return batch
+
+    def enhance_images(
+        self, images: Sequence[torch.Tensor], seeds: Sequence[int]
+    ) -> list[torch.Tensor]:
+        """Enhance ``3 x H_i x W_i`` images of one padded size (:meth:`batch_key`) in one forward.
+
+        Each image is padded on its own, exactly as it would be alone, and draws its start noise
+        from its own seed, so its result does not depend on the other images of the batch (bit
+        for bit on CPU; see :class:`diffll.unet.GroupNorm` and :class:`diffll.unet.AttnBlock`
+        for the two kernels that needed care). Returns ``3 x H_i x W_i`` float32 images.
+        """
+        if len(images) != len(seeds):
+            raise ValueError(f"got {len(seeds)} seeds for {len(images)} images")
+        if not images:
+            return []
+        keys = {self.batch_key(img.shape[-2], img.shape[-1]) for img in images}
+        if len(keys) != 1:
+            raise ValueError(f"images of one batch must share a padded size, got {sorted(keys)}")
+        for img in images:
+            if img.dim() != 3 or img.shape[0] != 3:
+                raise ValueError(f"expected 3 x H x W images, got {tuple(img.shape)}")
+        m = self.config.pad_multiple
+        padded = [pad_to_multiple(img[None].float(), m) for img in images]
+        x = torch.cat(padded)
+        out = self.enhance(x, seeds=list(seeds))
+        return [
+            out[i, :, : img.shape[-2], : img.shape[-1]] for i, img in enumerate(images)
+        ]
+
+    def _batch_changes_kernels(self, height: int, width: int) -> bool:
+        """True when a float32 CPU batch of this size would run some UNet convolution with other
+        kernels than a single image (see :data:`_NATIVE_CONV_MAX_VALUES`): such batches are run
+        one image at a time. Only small frames (the full network: under ~290 x 290) qualify."""
+        h, w = self.batch_key(height, width)
+        return (
+            self.device.type == "cpu"
+            and self.precision == "fp32"
+            and _smallest_unet_conv_input(self.config, h, w) <= _NATIVE_CONV_MAX_VALUES
+        )
+
     # ---- running -----------------------------------------------------------------------------
 
     def _run(
@@ -199,7 +316,9 @@ class Enhancer:
         normalises and attends within itself, so the output departs from the full frame's
         (measured 19-28 dB PSNR at 1080x720 with 256-512 px tiles, ``python -m
         diffll.tile_check``). ``auto`` tiles only when the frame would not fit the memory
-        budget, with strips when they fit, else blended tiles.
+        budget (:func:`_memory_budget`), with the most rows per strip that fit; when not even
+        strips fit, :class:`FrameTooLargeError` names the memory needed (blended tiles only
+        when ``tile_mode="blend"`` was asked for).
         """
         if self.tile is None:
             return None
@@ -227,6 +346,13 @@ class Enhancer:
                 if need <= budget:
                     return ("strips", rows)
                 rows -= m
+            need = estimate_strips_peak_bytes(self.config, height, width, m, batch, nbytes)
+            raise FrameTooLargeError(
+                f"a {height}x{width} frame (padded, batch {batch}) needs about {_gib(need)} "
+                f"even in strips of {m} rows (the UNet runs on the whole low band), over the "
+                f"memory budget of {_gib(budget)}; raise memory_budget, or use tile_mode "
+                "'blend' (bounded memory, but the output departs from the full frame's)"
+            )
         tile = padded_size(max(height, width), m)
         while tile > m and not fits(min(tile, height), min(tile, width)):
             tile -= m
@@ -260,6 +386,9 @@ class Enhancer:
             noise = self.draw_noise(batch, height, width, generator=generator, seeds=seeds)
         elif tuple(noise.shape) != expected:
             raise ValueError(f"noise must have shape {expected}, got {tuple(noise.shape)}")
+
+        if batch > 1 and self._batch_changes_kernels(height, width):
+            return torch.cat([self.enhance(x[i : i + 1], noise=noise[i : i + 1]) for i in range(batch)])
 
         source_device = x.device
         with torch.inference_mode():
@@ -303,22 +432,27 @@ class Enhancer:
 
 
 def load(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
     device: str | torch.device = "auto",
     precision: str = "fp32",
-    tile: int | str | None = None,
+    tile: int | str | None = "auto",
     compile: bool = False,
     **kwargs: Any,
 ) -> Enhancer:
     """Load a project checkpoint (see :mod:`diffll.checkpoint`) ready for ``enhance``.
 
-    Extra keyword arguments go to :class:`Enhancer` (``steps``, ``tile_overlap``,
-    ``memory_budget``).
+    ``path`` None: ``$DIFFLL_CHECKPOINT``, else the project's shipped model
+    (:mod:`diffll.shipped`); the enhancer's ``checkpoint`` says which was used. ``tile="auto"``
+    (the default) splits a frame only when it would not fit the memory budget; ``None`` never
+    splits. Extra keyword arguments go to :class:`Enhancer` (``steps``, ``tile_overlap``,
+    ``tile_mode``, ``memory_budget``).
     """
     from diffll.checkpoint import load_checkpoint
+    from diffll.shipped import resolve_checkpoint
 
-    model, _config, record = load_checkpoint(path, device="cpu")
-    return Enhancer(
+    resolved = resolve_checkpoint(path)
+    model, _config, record = load_checkpoint(resolved.path, device="cpu")
+    enhancer = Enhancer(
         model,
         device=device,
         precision=precision,
@@ -327,3 +461,5 @@ def load(
         record=record,
         **kwargs,
     )
+    enhancer.checkpoint = resolved
+    return enhancer

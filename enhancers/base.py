@@ -157,6 +157,23 @@ class Method:
         stacked = np.stack([o.transpose(2, 0, 1) for o in outs])
         return torch.from_numpy(stacked).to(batch.device)
 
+    # --- batches (methods whose network gains from them override these) -------------------
+    def batch_key(self, height: int, width: int) -> tuple[int, int]:
+        """Images with equal keys may go through :meth:`enhance_many` together."""
+        return height, width
+
+    def max_batch(self, height: int, width: int, requested: int | str = "auto") -> int:
+        """Images of this size per :meth:`enhance_many` call; most methods take one at a time."""
+        return 1
+
+    def enhance_many(
+        self, images: list[np.ndarray], names: list[str | None]
+    ) -> list[np.ndarray]:
+        """Enhance several ``H x W x 3`` images of one :meth:`batch_key`; the default loops."""
+        return [
+            self.enhance(image, name=name) for image, name in zip(images, names, strict=True)
+        ]
+
     # --- public API -----------------------------------------------------------------------
     def enhance(
         self,

@@ -1,6 +1,6 @@
 """``enhance``: list the methods or run one over files and folders.
 
-    enhance --list [--json]
+    enhance --list [--format table|json|tsv] [--names]
     enhance --method NAME [--option KEY=VALUE ...] [--device auto] [--weights-dir DIR] \
         -o OUT_DIR INPUT...
 
@@ -18,7 +18,7 @@ from dataclasses import asdict
 from typing import Any
 
 from enhancers.registry import create_method, list_methods, method_info, method_options
-from lowlight_common.cli import add_version_flag
+from lowlight_common.cli import add_version_flag, setup_logging
 from lowlight_common.options import OptionError
 from lowlight_common.options import parse_options as _parse_options
 
@@ -31,6 +31,14 @@ def parse_options(items: Sequence[str]) -> dict[str, Any]:
         raise OptionError(f"--option: {exc}") from None
 
 
+def _batch_size(value: str) -> int | str:
+    if value == "auto":
+        return value
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"a positive integer or 'auto', got {value!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="enhance",
@@ -38,7 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_version_flag(parser)
     parser.add_argument("--list", action="store_true", help="list the methods and exit")
-    parser.add_argument("--json", action="store_true", help="with --list: print JSON")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "tsv"),
+        default=None,
+        help="with --list: table (default), json, or tsv (tab-separated, no header: "
+        "name, family, needs GPU, deterministic, parameters, licence, options)",
+    )
+    parser.add_argument("--json", action="store_true", help="with --list: same as --format json")
+    parser.add_argument(
+        "--names", action="store_true", help="with --list: only the method names, one per line"
+    )
     parser.add_argument("--method", "-m", help="method name (see --list)")
     parser.add_argument(
         "--option",
@@ -55,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--only-stems", help="file of image stems to process (one shard of a workflow)")
     parser.add_argument("--manifest", help="write a completion manifest (files + sha256) when every input succeeded")
+    parser.add_argument(
+        "--batch-size",
+        default="auto",
+        type=_batch_size,
+        help="images of one size per forward for methods that batch (diffll); auto (default): "
+        "1 on CPU, what fits the free memory on CUDA. Results do not depend on it",
+    )
     parser.add_argument("inputs", nargs="*", help="image files and/or folders")
     return parser
 
@@ -84,6 +109,25 @@ def list_table() -> str:
     return "\n".join(lines)
 
 
+def list_tsv() -> str:
+    """One method per line, tab-separated, no header: for scripts (``cut -f1`` gives names)."""
+    lines = []
+    for name in list_methods():
+        info = method_info(name)
+        opts = json.dumps(method_options(name), sort_keys=True, default=str)
+        cells = (
+            name,
+            info.family,
+            "yes" if info.needs_gpu else "no",
+            "yes" if info.deterministic else "no",
+            "" if info.parameters is None else str(info.parameters),
+            info.weights_licence or "",
+            opts,
+        )
+        lines.append("\t".join(cells))
+    return "\n".join(lines)
+
+
 def list_json() -> str:
     entries = []
     for name in list_methods():
@@ -96,9 +140,16 @@ def list_json() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    setup_logging()
     if args.list:
-        print(list_json() if args.json else list_table())
+        if args.names:
+            print("\n".join(list_methods()))
+            return 0
+        fmt = args.format or ("json" if args.json else "table")
+        print({"json": list_json, "tsv": list_tsv, "table": list_table}[fmt]())
         return 0
+    if args.names or args.format:
+        parser.error("--names and --format go with --list")
     if not args.method:
         parser.error("give --method NAME (or --list)")
     if not args.output:
@@ -106,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.inputs:
         parser.error("give at least one input file or folder")
     # imported here, not at the top, so that --help and usage errors answer at once
-    from enhancers.folder import collect_inputs, enhance_folder
+    from enhancers.folder import Journal, collect_inputs, enhance_folder, method_fingerprint
     from enhancers.weights import WeightsError
     from lldata.manifest import filter_by_stems, write_manifest
 
@@ -130,7 +181,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not found:  # "wrote 0/0 images" and exit 0 would hide a wrong folder
             raise FileNotFoundError(f"no image files in {', '.join(map(str, args.inputs))}")
         inputs = filter_by_stems(found, args.only_stems)
-        result = enhance_folder(method, inputs, args.output, progress=not args.no_progress)
+        # A job killed half way keeps what it finished: the journal beside the manifest lets
+        # the rerun skip images that still verify (enhancers.folder.Journal).
+        journal = (
+            Journal(f"{args.manifest}.journal", method_fingerprint(method))
+            if args.manifest
+            else None
+        )
+        result = enhance_folder(
+            method,
+            inputs,
+            args.output,
+            progress=not args.no_progress,
+            batch_size=args.batch_size,
+            journal=journal,
+        )
     except (ValueError, FileNotFoundError) as exc:  # e.g. two inputs with the same stem
         print(f"enhance: error: {exc}", file=sys.stderr)
         return 2
@@ -144,8 +209,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path, message in result.failed:
             print(f"  {path}: {message}", file=sys.stderr)
         return 1
+    if result.resumed:
+        print(
+            f"enhance: {len(result.resumed)} image(s) kept from an interrupted run (verified)",
+            file=sys.stderr,
+        )
     if args.manifest:
         write_manifest(args.manifest, result.written, method=args.method, options=options)
+        if journal is not None:
+            journal.remove()
     return 0
 
 

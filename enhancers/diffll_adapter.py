@@ -9,18 +9,21 @@ same bytes for the same seed, whatever the processing order.
 
 from __future__ import annotations
 
+import logging
 import os
-from pathlib import Path
 
+import numpy as np
 import torch
 
-from enhancers.base import Method, MethodInfo, resolve_device
+from enhancers.base import Method, MethodInfo, numpy_to_float, resolve_device
 
 CHECKPOINT_ENV = "DIFFLL_CHECKPOINT"
+logger = logging.getLogger(__name__)
 
 
 class DiffLLMethod(Method):
-    """Options: ``checkpoint`` (else env ``DIFFLL_CHECKPOINT``), ``steps`` (DDIM steps, default
+    """Options: ``checkpoint`` (else env ``DIFFLL_CHECKPOINT``, else the project's shipped model
+    ``models/diffll-sice``, see :mod:`diffll.shipped`), ``steps`` (DDIM steps, default
     the checkpoint's), ``seed``, ``precision`` (fp32 | bf16), ``tile`` (None | int | "auto") and ``tile_mode``
     (strips | blend, see :meth:`diffll.inference.Enhancer.choose_tile`)."""
 
@@ -33,20 +36,18 @@ class DiffLLMethod(Method):
         steps: int | None = None,
         seed: int = 0,
         precision: str = "fp32",
-        tile: int | str | None = None,
+        tile: int | str | None = "auto",
         tile_mode: str = "strips",
     ) -> None:
-        path = checkpoint if checkpoint is not None else os.environ.get(CHECKPOINT_ENV)
-        if not path:
-            raise ValueError(
-                "diffll: no checkpoint given; pass option checkpoint=PATH "
-                f"(--option checkpoint=PATH) or set ${CHECKPOINT_ENV}"
-            )
-        path = Path(path).expanduser()
+        from diffll.shipped import resolve_checkpoint
+
+        resolved = resolve_checkpoint(checkpoint)
+        path = resolved.path
         if not path.exists():
             raise FileNotFoundError(
                 f"diffll: checkpoint {path} not found (a checkpoint folder or .safetensors file)"
             )
+        logger.info(resolved.describe())
         try:
             import diffll
         except ImportError as exc:  # pragma: no cover - diffll ships with this project
@@ -57,6 +58,7 @@ class DiffLLMethod(Method):
         )
         self.seed = int(seed)
         params = sum(p.numel() for p in self.model.model.parameters())
+        self.checkpoint = resolved
         info = self.describe(
             checkpoint=str(path),
             steps=self.model.steps,
@@ -75,7 +77,7 @@ class DiffLLMethod(Method):
         steps: int | None = None,
         seed: int = 0,
         precision: str = "fp32",
-        tile: int | str | None = None,
+        tile: int | str | None = "auto",
         tile_mode: str = "strips",
         parameters: int | None = None,
     ) -> MethodInfo:
@@ -96,7 +98,7 @@ class DiffLLMethod(Method):
                 "deterministic given the seed (per-image seed from seed + file name)."
             ),
             options={
-                "checkpoint": checkpoint or f"${CHECKPOINT_ENV}",
+                "checkpoint": checkpoint or f"${CHECKPOINT_ENV} or models/diffll-sice",
                 "steps": steps,
                 "seed": int(seed),
                 "precision": precision,
@@ -115,3 +117,35 @@ class DiffLLMethod(Method):
 
             seeds = [image_seed(self.seed, name)] * batch.shape[0]
         return self.model.enhance(batch, seeds=seeds)
+
+    # ---- batches: images of one padded size share a forward ----------------------------------
+
+    def batch_key(self, height: int, width: int) -> tuple[int, int]:
+        return self.model.batch_key(height, width)
+
+    def max_batch(self, height: int, width: int, requested: int | str = "auto") -> int:
+        return self.model.max_batch(height, width, requested)
+
+    def enhance_many(
+        self, images: list[np.ndarray], names: list[str | None]
+    ) -> list[np.ndarray]:
+        """One forward for the batch; each image's seed comes from its own name, so its bytes
+        are those it gets alone (:meth:`diffll.inference.Enhancer.enhance_images`)."""
+        from diffll.cli import image_seed
+
+        if len(images) == 1:
+            return [self.enhance(images[0], name=names[0])]
+        tensors = [
+            torch.from_numpy(np.ascontiguousarray(numpy_to_float(im).transpose(2, 0, 1)))
+            for im in images
+        ]
+        seeds = [self.seed if n is None else image_seed(self.seed, n) for n in names]
+        outs = self.model.enhance_images(tensors, seeds)
+        results = []
+        for out, image in zip(outs, tensors, strict=True):
+            arr = out.detach().to("cpu", torch.float32).numpy().transpose(1, 2, 0)
+            self._check_output(arr.shape, tuple(image.shape[1:]) + (3,))
+            if not np.isfinite(arr).all():
+                raise RuntimeError(f"{self.info.name}: produced NaN or infinite values")
+            results.append(np.clip(arr, 0.0, 1.0))
+        return results

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from diffll.config import DiffLLConfig
-from diffll.inference import Enhancer, cpu_supports_bf16
+from diffll.inference import Enhancer, FrameTooLargeError, cpu_supports_bf16
 from diffll.model import DiffLL
 from diffll.padding import pad_to_multiple
 from diffll.tiling import (
@@ -200,13 +200,19 @@ def test_auto_tiling_follows_the_memory_budget() -> None:
     mode, tile = tight.choose_tile(1, 256, 384)
     assert mode == "blend" and tile % 32 == 0 and tile < 384
     assert estimate_peak_bytes(cfg, min(tile, 256), min(tile, 384), 1, "math", 4) <= need // 4
-    # strips: the most rows whose estimate fits; blended tiles when not even one strip fits
+    # strips: the most rows whose estimate fits; when not even one strip fits, an error that
+    # names the memory needed (blended tiles change the result, so only when asked for)
     budget = estimate_strips_peak_bytes(cfg, 256, 384, 96)
     mode, rows = Enhancer(
         small_model(), device="cpu", tile="auto", memory_budget=budget
     ).choose_tile(1, 256, 384)
     assert (mode, rows) == ("strips", 96)
-    starved = Enhancer(small_model(), device="cpu", tile="auto", memory_budget=1)
+    need = estimate_strips_peak_bytes(cfg, 256, 384, 32)
+    with pytest.raises(FrameTooLargeError, match=rf"256x384 frame .* needs about {need / 2**30:.1f} GiB"):
+        Enhancer(small_model(), device="cpu", tile="auto", memory_budget=1).choose_tile(1, 256, 384)
+    starved = Enhancer(
+        small_model(), device="cpu", tile="auto", memory_budget=1, tile_mode="blend"
+    )
     assert starved.choose_tile(1, 256, 384)[0] == "blend"
     # and the tiled run works end to end on a small frame
     y = starved.enhance(smooth_image(40, 70), seeds=[0])
