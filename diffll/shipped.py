@@ -45,7 +45,7 @@ class ResolvedCheckpoint:
         why = {
             "option": "given explicitly",
             "environment": f"from ${CHECKPOINT_ENV}",
-            "shipped": "the project's shipped model (no checkpoint given)",
+            "shipped": "the project's shipped model, as no checkpoint was given",
         }[self.source]
         return f"diffll: using checkpoint {self.path} ({why})"
 

@@ -103,6 +103,7 @@ EVALUATION = config.get("evaluation", {})
 IQA = config.get("iqa", {})
 BENCHMARK = config.get("benchmark", {})
 DEVICE = config.get("device", "auto")
+BATCH_SIZE = str((config.get("enhance") or {}).get("batch_size", "auto"))
 
 NAME = "[A-Za-z0-9_-]+"
 

@@ -14,6 +14,7 @@ rule enhance:
         out=enhanced_dir,
         weights=f"--weights-dir {shlex.quote(config['weights_dir'])}" if config.get("weights_dir") else "",
         device=DEVICE,
+        batch_size=BATCH_SIZE,
     resources:
         gpu=lambda wc: uses_gpu(wc.method),
     conda:
@@ -24,5 +25,6 @@ rule enhance:
         "benchmarks/enhance/{dataset}/{method}/{shard}.tsv"
     shell:
         "enhance --method {params.method:q} {params.options} --device {params.device:q} {params.weights} "
+        "--batch-size {params.batch_size:q} "
         "--only-stems {input.shards:q}/{wildcards.shard}.stems --manifest {output.manifest:q} --no-progress "
         "-o {params.out:q} {params.inputs:q} > {log:q} 2>&1"
