@@ -207,7 +207,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=None, help="seconds per child")
     parser.add_argument("--out", default="benchmarks/diffll_speed.csv")
+    parser.add_argument(
+        "--batch-sizes",
+        nargs="+",
+        type=int,
+        help="instead: images/s of every precision x batch size over --images frames, all "
+        "modes interleaved in one process against the fp32 per-image loop (diffll.throughput)",
+    )
+    parser.add_argument("--images", type=int, default=16, help="frames per visit (--batch-sizes)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (--batch-sizes)")
     args = parser.parse_args(argv)
+
+    if args.batch_sizes:
+        return _main_throughput(args)
 
     if args.child:
         print(json.dumps(run_child(json.loads(args.child))))
@@ -286,6 +298,40 @@ def main(argv: list[str] | None = None) -> int:
             writer.writerow({k: row.get(k, "") for k in CSV_FIELDS})
     print(f"[diffll.benchmarks] wrote {out_path}", file=sys.stderr)
     return 1 if any(row.get("error") for row in rows) else 0
+
+
+def _main_throughput(args: argparse.Namespace) -> int:
+    import torch
+
+    from diffll.throughput import run, write_rows
+
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    sizes = args.sizes or [_parse_size("1080x720")]
+    precisions = [m for m in args.modes if m in ("fp32", "bf16")]
+    rows = []
+    for width, height in sizes:
+        rows.extend(
+            run(
+                device=device,
+                width=width,
+                height=height,
+                precisions=precisions,
+                batch_sizes=args.batch_sizes,
+                images=args.images,
+                rounds=args.rounds,
+                warmup=args.warmup,
+                steps=args.steps,
+                checkpoint=args.checkpoint,
+                config=args.config,
+                seed=args.seed,
+                threads=args.threads,
+            )
+        )
+        write_rows(args.out, rows)  # after each size: a long run keeps what it measured
+    print(f"[diffll.benchmarks] wrote {args.out}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

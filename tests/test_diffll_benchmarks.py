@@ -37,3 +37,31 @@ def test_benchmark_smoke_writes_csv(tmp_path: Path) -> None:
         assert (row["width"], row["height"], row["steps"]) == ("64", "32", "2")
     assert rows[0]["psnr_vs_fp32_db"] == "inf"
     assert float(rows[1]["psnr_vs_fp32_db"]) > 30
+
+
+def test_throughput_modes_put_the_fp32_loop_first() -> None:
+    from diffll.throughput import Mode, modes_for
+
+    modes = modes_for(["bf16", "fp32"], [1, 4])
+    assert modes[0] == Mode("fp32", 1) and modes[0].name == "fp32-loop"
+    assert [m.name for m in modes] == ["fp32-loop", "bf16-b1", "bf16-b4", "fp32-b4"]
+
+
+def test_throughput_benchmark_interleaves_modes_and_compares_with_the_loop(tmp_path: Path) -> None:
+    out = tmp_path / "tp.csv"
+    code = main(
+        ["--device", "cpu", "--config", "small", "--sizes", "64x96", "--batch-sizes", "1", "2",
+         "--modes", "fp32", "--images", "2", "--rounds", "2", "--steps", "1", "--threads", "1",
+         "--warmup", "0", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    with out.open() as handle:
+        rows = {r["mode"]: r for r in csv.DictReader(handle)}
+    assert set(rows) == {"fp32-loop", "fp32-b2"}
+    for row in rows.values():
+        assert float(row["images_per_s"]) > 0 and row["peak_mem_kind"] == "rss_sampled_delta"
+        assert (row["rounds"], row["images"], row["width"], row["height"]) == ("2", "2", "64", "96")
+    # the loop against itself, and a batch with bit-identical images (see test_diffll_batching)
+    assert rows["fp32-loop"]["psnr_vs_fp32_loop_db"] == "inf"
+    assert rows["fp32-b2"]["psnr_vs_fp32_loop_db"] == "inf"
+    assert float(rows["fp32-loop"]["ratio_vs_fp32_loop"]) == 1.0
