@@ -91,6 +91,8 @@ def quality_table(key: str, title: str, summaries: dict[tuple[str, str], dict], 
 
 
 def quality_tables(results: Path, datasets: list[str], methods: list[str], has_references: dict[str, bool]) -> tuple[list[QualityTable], pd.DataFrame, dict[str, str]]:
+    """The two tables, the long table, and the skipped metrics worth a line (a full-reference
+    metric on a dataset without references is skipped by design and not listed)."""
     summaries = read_summaries(results, datasets, methods)
     paired = [d for d in datasets if has_references.get(d)]
     unpaired = [d for d in datasets if d in has_references and not has_references[d]]
@@ -101,6 +103,8 @@ def quality_tables(results: Path, datasets: list[str], methods: list[str], has_r
                       summaries, unpaired, methods, NO_REFERENCE),
     ]
     long, skipped = long_table(summaries)
+    skipped = {key: reason for key, reason in skipped.items()
+               if not (has_references.get(key.split(": ")[0]) is False and METRICS[key.split(": ")[1]].full_reference)}
     return [t for t in tables if not t.values.empty], long, skipped
 
 
@@ -132,7 +136,9 @@ def to_markdown(qt: QualityTable) -> list[str]:
         cells = {m: (f"**{_cell(metric, v)}**" if m in best else _cell(metric, v)) for m, v in zip(methods, values, strict=True)}
         shown.append({"dataset": d, "metric": label(metric), **cells})
     frame = pd.DataFrame(shown, columns=["dataset", "metric", *methods])
-    return [f"### {qt.title}", "", frame.to_markdown(index=False, colalign=["left", "left", *["right"] * len(methods)]), ""]
+    # disable_numparse: tabulate would reformat "7.290" as 7.29
+    return [f"### {qt.title}", "", frame.to_markdown(index=False, colalign=["left", "left", *["right"] * len(methods)],
+                                                     disable_numparse=True), ""]
 
 
 NOTE = ("Means over the images of each dataset. &uarr; higher is better, &darr; lower is better (each metric's "

@@ -22,7 +22,8 @@ def results(tmp_path):
     _summary(tmp_path, "pairs", "raw", {"psnr": 9.0, "ssim": 0.2, "niqe": 2.0}, lpips_skip)
     _summary(tmp_path, "pairs", "he", {"psnr": 15.123, "ssim": 0.61, "niqe": 5.0}, lpips_skip)
     _summary(tmp_path, "pairs", "diffll", {"psnr": 17.5, "ssim": 0.6104, "niqe": 4.0}, lpips_skip)
-    _summary(tmp_path, "dicm", "raw", {"niqe": 2.5, "brisque": 20.0, "piqe": 30.0})
+    _summary(tmp_path, "dicm", "raw", {"niqe": 2.5, "brisque": 20.0, "piqe": 30.0},
+             {"psnr": "full-reference metric and the dataset has no references"})
     _summary(tmp_path, "dicm", "he", {"niqe": 3.1234, "brisque": 25.0, "piqe": 40.0})
     _summary(tmp_path, "dicm", "diffll", {"niqe": 3.1232, "brisque": 22.0, "piqe": 45.0})
     return tmp_path
@@ -45,6 +46,8 @@ def test_tables_rows_bold_and_arrows(results):
     assert "<b>2.500</b>" not in html and "<b>20.000</b>" not in html and "<b>9.00</b>" not in html
     assert "PSNR ↑" in html and "NIQE ↓" in html and "BRISQUE ↓" in "\n".join(md)
     assert len(re.findall(r"\| dicm", "\n".join(md))) == 3
+    assert re.search(r"\|\s+30\.000 \|", "\n".join(md))  # printed as in HTML, trailing zeros kept
+    assert "dicm: psnr" not in html  # a full-reference metric on an unpaired set is skipped by design
     # every mean is still in the long table
     assert len(csvs["iqa"]) == 6 and "All means" in html
 
