@@ -65,3 +65,12 @@ def test_throughput_benchmark_interleaves_modes_and_compares_with_the_loop(tmp_p
     assert rows["fp32-loop"]["psnr_vs_fp32_loop_db"] == "inf"
     assert rows["fp32-b2"]["psnr_vs_fp32_loop_db"] == "inf"
     assert float(rows["fp32-loop"]["ratio_vs_fp32_loop"]) == 1.0
+
+
+def test_conv_precision_times_every_format() -> None:
+    from diffll.conv_precision import measure
+
+    medians = measure(32, 24, 32, repeats=1, threads=1)
+    assert {"fp32", "bf16"} <= set(medians)
+    assert any(k.startswith("int8-") for k in medians)  # x86 builds ship fbgemm/onednn
+    assert all(v > 0 for v in medians.values())
