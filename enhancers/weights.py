@@ -98,9 +98,34 @@ def load_checkpoint(key: str, folder: str | os.PathLike[str] | None = None) -> A
     path = verified_path(key, folder)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for bad pickles
         raise WeightsError(f"weights file {path} could not be loaded: {exc}") from exc
+    return flush_subnormals(loaded)
+
+
+def flush_subnormals(obj: Any) -> Any:
+    """Set subnormal floats in (nested dicts/lists of) tensors to zero, in place.
+
+    Some released weights hold many: Zero-DCE 19,266 of its 79,416 values, Zero-DCE++ 685 of
+    10,561. They change no output (each is under 1.2e-38; the 8-bit result of a 200x150 image
+    was identical) but on Intel CPUs every multiply with one takes a slow microcode path: that
+    Zero-DCE image took 29.3 s with them and 0.86 s without, one thread, interleaved, on this
+    project's Xeon VM (2 vCPUs). Zeroing them at load time gives the fast path without changing
+    the process-wide floating-point mode.
+    """
+    if isinstance(obj, torch.Tensor):
+        if obj.is_floating_point():
+            tiny = torch.finfo(obj.dtype).tiny
+            obj.masked_fill_((obj != 0) & (obj.abs() < tiny), 0.0)
+        return obj
+    if isinstance(obj, dict):
+        for value in obj.values():
+            flush_subnormals(value)
+    elif isinstance(obj, list | tuple):
+        for value in obj:
+            flush_subnormals(value)
+    return obj
 
 
 def sub_state_dict(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -126,3 +126,15 @@ def test_weights_loaded_once_per_method(monkeypatch: pytest.MonkeyPatch) -> None
     for _ in range(3):
         m.enhance(img)
     assert calls == ["zero_dce/Epoch99.pth"]
+
+
+def test_subnormal_weights_are_flushed_to_zero() -> None:
+    import torch
+
+    from enhancers.weights import flush_subnormals
+
+    tiny = torch.finfo(torch.float32).tiny
+    state = {"a": torch.tensor([tiny / 4, -tiny / 8, 1.0, 0.0, tiny]), "n": [torch.tensor([1e-40])]}
+    flush_subnormals(state)
+    assert state["a"].tolist() == [0.0, 0.0, 1.0, 0.0, tiny]
+    assert state["n"][0].item() == 0.0
