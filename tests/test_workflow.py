@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,7 +73,8 @@ def test_end_to_end_outputs(tmp_path):
     md = (res / "report" / "report.md").read_text()
     for section in ("Datasets", "Face detection", "Image quality", "Time and memory", "Qualitative", "Provenance"):
         assert section in html
-    assert "niqe" in md and "clahe" in md
+    assert "clahe" in md and "PSNR" in md  # the tiny set has references: full-reference table in the report
+    assert "niqe" in pd.read_csv(res / "report" / "iqa.csv").columns  # every mean is kept in iqa.csv
     for log in ("logs/report.log", "logs/validate_dataset/tiny.log", "logs/enhance/tiny/clahe/0.log"):
         assert (tmp_path / log).is_file(), log
 
@@ -96,6 +98,19 @@ def test_end_to_end_outputs(tmp_path):
     # A second run has nothing to do.
     again = snakemake(tmp_path, config, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    # Every file the evaluation wrote is a declared output (Snakemake removes them all when the
+    # job fails), and each can be asked for by name.
+    summary = snakemake(tmp_path, config, "--summary").stdout
+    declared = {line.split("\t")[0] for line in summary.splitlines()[1:] if line.strip()}
+    for method in ("raw", "clahe"):
+        ev = res / "tiny" / method / "retinaface" / "eval"
+        written = {str(p.relative_to(tmp_path)) for p in ev.iterdir()}
+        assert written and written <= declared, sorted(written - declared)
+    target = res / "tiny" / "clahe" / "retinaface" / "eval" / "size_recall.csv"
+    target.unlink()
+    plan = snakemake(tmp_path, config, "-n", str(target.relative_to(tmp_path))).stdout
+    assert re.search(r"^evaluate\s+1$", plan, re.MULTILINE) and not re.search(r"^(enhance|detect)\s", plan, re.MULTILINE), plan
 
 
 def test_rerun_after_a_failed_job_keeps_finished_work_and_distrusts_partial_files(tmp_path):

@@ -208,8 +208,13 @@ def predictions_dir(dataset, method, detector):
     return f"{RESULTS}/{dataset}/{method}/{detector}/predictions"
 
 
+EVAL_FILES = ("ap.json", "pr_curve.csv", "per_image.csv", "size_recall.csv")
+
+
 def eval_outputs(dataset, method, detector):
-    return f"{RESULTS}/{dataset}/{method}/{detector}/eval/ap.json"
+    """Every file of one evaluation (the `evaluate` rule's outputs). The report reads the PR
+    curves and recall per size besides ap.json, so all of them are its inputs."""
+    return [f"{RESULTS}/{dataset}/{method}/{detector}/eval/{name}" for name in EVAL_FILES]
 
 
 def all_enhance_manifests(wc):
@@ -228,7 +233,7 @@ def all_results():
     for d in detection_datasets():
         for m in METHODS:
             for det in DETECTORS:
-                out.append(eval_outputs(d, m, det))
+                out += eval_outputs(d, m, det)
                 if m != "raw" and "raw" in METHODS:
                     out.append(f"{RESULTS}/{d}/{m}/{det}/eval/vs_raw.json")
     if BENCHMARK.get("enabled", False):

@@ -30,13 +30,17 @@ rule detect:
 
 rule evaluate:
     """PR curve, AP with a bootstrap CI, recall per face size, per-image counts. The ground
-    truth is the validated dataset.json (boxes clipped when clip_boxes is set), an input."""
+    truth is the validated dataset.json (boxes clipped when clip_boxes is set), an input.
+    Every file `detectors evaluate` writes is an output (detectors.evaluation.outputs): a failed
+    or interrupted job leaves none of them behind, and each can be asked for by name."""
     input:
         manifests=all_detect_manifests,
         summary=f"{RESULTS}/{{dataset}}/dataset.json",
     output:
         ap=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/ap.json",
         pr=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/pr_curve.csv",
+        per_image=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/per_image.csv",
+        size_recall=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/size_recall.csv",
     params:
         pred=lambda wc: predictions_dir(wc.dataset, wc.method, wc.detector),
         out=lambda wc: f"{RESULTS}/{wc.dataset}/{wc.method}/{wc.detector}/eval",
