@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lowlight_common.cli import add_version_flag
+from lowlight_common.cli import add_version_flag, run_command
 from lowlight_common.options import OptionError
 from lowlight_common.options import parse_option as _parse_option
 
@@ -202,9 +202,9 @@ def _compare(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"list": _list, "detect": _detect, "evaluate": _evaluate, "compare": _compare}
-    try:
-        return handlers[args.command](args)
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
+    try:  # bad input (a missing or malformed file, an unknown name or option): exit 2
+        return run_command(f"detectors {args.command}", handlers[args.command], args)
+    except (OSError, KeyError, RuntimeError, TypeError) as exc:  # the run itself failed
         print(f"detectors {args.command}: error: {exc}", file=sys.stderr)
         return 1
 

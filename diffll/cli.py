@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lowlight_common.cli import add_version_flag, setup_logging
+from lowlight_common.cli import add_version_flag, run_command, setup_logging
 
 __all__ = ["add_train_parser", "build_parser", "collect_inputs", "image_seed", "main"]
 
@@ -197,6 +197,10 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     from lldata.imageio import float_to_uint8, write_png
 
     files, errors = collect_inputs(args.inputs)
+    if not files:  # nothing to enhance: the paths given are wrong (exit 2, before loading a model)
+        for message in errors:
+            print(f"diffll: error: {message}", file=sys.stderr)
+        return 2
     out_dir = Path(args.output)
 
     # Two inputs with one stem would overwrite each other's output: refuse the later ones.
@@ -280,7 +284,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
-    return int(args.func(args))
+    return run_command("diffll", args.func, args)
 
 
 if __name__ == "__main__":

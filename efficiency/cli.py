@@ -22,7 +22,7 @@ from efficiency.scaling import (
     scaling_table,
     status_changes,
 )
-from lowlight_common.cli import add_version_flag
+from lowlight_common.cli import add_version_flag, run_command
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -63,8 +63,23 @@ def _summary(table: pd.DataFrame, what: str, args: argparse.Namespace) -> str:
     return line
 
 
+RUN_COLUMNS = ("method", "width", "height", "status", "median_s")
+
+
+def read_run(path: str) -> pd.DataFrame:
+    """A CSV of ``efficiency run``; a file that is not one is an error naming it (exit 2)."""
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a CSV of `efficiency run` ({exc})") from None
+    missing = [c for c in RUN_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: not a CSV of `efficiency run` (no column {', '.join(missing)})")
+    return table
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
-    first, second = pd.read_csv(args.first), pd.read_csv(args.second)
+    first, second = read_run(args.first), read_run(args.second)
     on = args.on
     if on == "auto":
         on = "ratio" if has_ratios(first) and has_ratios(second) else "seconds"
@@ -93,7 +108,7 @@ def cmd_spread(args: argparse.Namespace) -> int:
     from efficiency.interleave import ratio_spreads
 
     for path in args.files:
-        table = ratio_spreads(pd.read_csv(path), args.min_seconds, args.reference)
+        table = ratio_spreads(read_run(path), args.min_seconds, args.reference)
         with pd.option_context("display.width", 200, "display.precision", 3):
             print(f"== {path}")
             print(table.to_string(index=False))
@@ -140,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reference", help="pair with this label instead of the run's reference (only labels with its thread count)")
     p.set_defaults(func=cmd_spread)
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    return run_command("efficiency", args.func, args)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         found = collect_inputs(args.inputs)
         if not found:  # "wrote 0/0 images" and exit 0 would hide a wrong folder
             raise FileNotFoundError(f"no image files in {', '.join(map(str, args.inputs))}")
+        if not any(p.exists() for p in found):  # every path given is wrong: nothing to do
+            raise FileNotFoundError(f"no such file or folder: {', '.join(map(str, args.inputs))}")
         inputs = filter_by_stems(found, args.only_stems)
         # A job killed half way keeps what it finished: the journal beside the manifest lets
         # the rerun skip images that still verify (enhancers.folder.Journal).

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from iqa.registry import METRICS, missing_files
 from lldata.atomic import atomic_write
+from lowlight_common.cli import add_version_flag, run_command
 
 
 def cmd_list(_: argparse.Namespace) -> int:
@@ -73,8 +74,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from iqa.score import score_images
+    from lldata.datasets import read_summary
 
-    summary = json.loads(Path(args.dataset).read_text(encoding="utf-8"))
+    summary = read_summary(args.dataset)
     enhanced_dir = Path(args.enhanced)
     images = []
     for item in summary["items"]:
@@ -101,6 +103,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     parser = argparse.ArgumentParser(prog="iqa", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_version_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="metrics and whether their files are cached").set_defaults(func=cmd_list)
     p = sub.add_parser("fetch", help="put every file the metrics need into the cache (packages first, then checked downloads)")
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--summary")
     p.set_defaults(func=cmd_score)
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    return run_command("iqa", args.func, args)
 
 
 if __name__ == "__main__":

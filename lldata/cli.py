@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from lldata.atomic import atomic_write
-from lldata.datasets import KINDS, validate_dataset
+from lldata.datasets import KINDS, read_summary, validate_dataset
 from lldata.demo import DemoConfig, DemoFolderError, build_demo
 from lldata.imageio import IMAGE_SUFFIXES, ImageReadError, is_image_file, read_rgb, write_png
 from lldata.synthesis import DarkenParams, darken
-from lowlight_common.cli import add_version_flag
+from lowlight_common.cli import add_version_flag, run_command
 
 
 def _load_yaml_section(path: str | None, section: str) -> dict:
@@ -31,11 +31,13 @@ def _load_yaml_section(path: str | None, section: str) -> dict:
 
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise SystemExit(f"error: cannot read config {path}: {exc}") from None
-    value = data.get(section, {})
+    except OSError as exc:
+        raise ValueError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    value = data.get(section, {}) if isinstance(data, dict) else None
     if not isinstance(value, dict):
-        raise SystemExit(f"error: {path}: '{section}' must be a mapping")
+        raise ValueError(f"{path}: '{section}' must be a mapping")
     return value
 
 
@@ -44,6 +46,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     errors = [i for i in dataset.issues if i.severity == "error"]
     for issue in dataset.issues:
         print(issue, file=sys.stderr)
+    if not Path(args.path).is_dir():  # nothing to judge: the path given is wrong (exit 2, not 1)
+        return 2
     summary = {
         "root": str(Path(args.path).resolve()),
         "kind": args.kind,
@@ -82,7 +86,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         try:
             values.update(json.loads(args.options_json))
         except json.JSONDecodeError as exc:
-            raise SystemExit(f"error: --options-json is not valid JSON: {exc}") from None
+            raise ValueError(f"--options-json is not valid JSON: {exc}") from None
     if args.seed is not None:
         values["seed"] = args.seed
     if args.num_images is not None:
@@ -90,12 +94,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         config = DemoConfig.from_dict(values)
     except (TypeError, ValueError) as exc:
-        raise SystemExit(f"error: bad demo config: {exc}") from None
+        where = f" ({args.config})" if args.config else ""
+        raise ValueError(f"bad demo config{where}: {exc}") from None
     try:
         out = build_demo(args.out_dir, config)
-    except DemoFolderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except DemoFolderError as exc:  # the output folder holds files the demo did not write
+        print(f"lldata: error: {exc}", file=sys.stderr)
+        return 2
     print(f"demo dataset written to {out} ({config.num_images} images, seed {config.seed})")
     return 0
 
@@ -108,14 +113,16 @@ def cmd_darken(args: argparse.Namespace) -> int:
     if args.colour_cast is not None:
         values["colour_cast"] = args.colour_cast
     params = DarkenParams.from_dict(values)
+    if not any(Path(item).exists() for item in args.inputs):
+        raise FileNotFoundError(2, "no such file or folder", ", ".join(args.inputs))
     inputs: list[Path] = []
     for item in args.inputs:
         path = Path(item)
         inputs.extend(sorted(p for p in path.iterdir() if is_image_file(p)) if path.is_dir() else [path])
     if not inputs:
         # Zero images darkened is never what was meant (a wrong folder, or the wrong level of it).
-        print(f"error: no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(args.inputs)}", file=sys.stderr)
-        return 1
+        print(f"lldata: error: no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(args.inputs)}", file=sys.stderr)
+        return 2
     failures = 0
     for path in inputs:
         try:
@@ -142,8 +149,7 @@ def cmd_import_imglab(args: argparse.Namespace) -> int:
 def cmd_shard(args: argparse.Namespace) -> int:
     from lldata.manifest import shard_stems, write_stems
 
-    summary = json.loads(Path(args.dataset).read_text(encoding="utf-8"))
-    stems = [item["stem"] for item in summary["items"]]
+    stems = [item["stem"] for item in read_summary(args.dataset)["items"]]
     shards = shard_stems(stems, args.shards)
     for index, part in enumerate(shards):
         write_stems(Path(args.out_dir) / f"{index}.stems", part)
@@ -198,11 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_command("lldata", args.func, args)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ ever sees a half-valid dataset.
 from __future__ import annotations
 
 import errno
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -264,6 +265,23 @@ def load_dataset(root: str | os.PathLike[str], kind: str, clip_boxes: bool = Fal
     if any(issue.severity == "error" for issue in dataset.issues):
         raise DatasetError(Path(root), dataset.issues)
     return dataset
+
+
+def read_summary(path: str | os.PathLike[str]) -> dict:
+    """The dataset summary ``lldata validate --report`` wrote (``dataset.json``), for commands
+    that read it (``lldata shard``, ``iqa score``): a missing or malformed file is a ValueError
+    or FileNotFoundError naming it, not a traceback from deep inside a parser."""
+    path = Path(path)
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, "dataset summary not found", str(path)) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a JSON dataset summary ({exc})") from None
+    items = summary.get("items") if isinstance(summary, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, dict) and "stem" in i for i in items):
+        raise ValueError(f"{path}: no 'items' with a 'stem' each (expected the output of `lldata validate --report`)")
+    return summary
 
 
 def write_darkface_item(

@@ -1,11 +1,58 @@
-"""What every console command shares: ``--version`` and where diagnostics go."""
+"""What every console command shares: ``--version``, where diagnostics go, and exit codes.
+
+Exit codes, the same for every command (as ``grep`` and ``ruff`` use them):
+
+* 0: done;
+* 1: the command ran and the answer is a failure: a dataset has problems, some of the inputs
+  failed (the others were written), two runs disagree, a download failed;
+* 2: the command could not run on what it was given: a usage error (argparse), an input file
+  or folder that is missing or unreadable, a malformed config, option or JSON, an unknown name.
+  One line on stderr names the file or value (:func:`run_command`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
+from collections.abc import Callable
 
-__all__ = ["PROJECT_LOGGERS", "add_version_flag", "project_version", "setup_logging"]
+__all__ = ["BAD_INPUT", "PROJECT_LOGGERS", "add_version_flag", "bad_input_message", "project_version",
+           "run_command", "setup_logging"]
+
+# Errors that mean "what the command was given is wrong", not "the program failed": a named
+# file that is absent, a folder where a file belongs, an unreadable file, a malformed value
+# (ValueError covers JSON and Unicode decoding errors, the project's option and config checks
+# and the registries' UnknownNameError).
+BAD_INPUT: tuple[type[BaseException], ...] = (
+    FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError,
+)
+
+
+def _yaml_error() -> tuple[type[BaseException], ...]:
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - pyyaml is a dependency
+        return ()
+    return (yaml.YAMLError,)
+
+
+def bad_input_message(exc: BaseException) -> str:
+    """The error as one line that starts with the file it is about when it has one."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc) or type(exc).__name__
+
+
+def run_command(prog: str, handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command's handler with the project's exit codes: bad input (:data:`BAD_INPUT`, YAML
+    errors) is one line ``<prog>: error: ...`` on stderr and exit code 2; anything else is a
+    failure of the program and keeps its traceback."""
+    try:
+        return int(handler(args))
+    except BAD_INPUT + _yaml_error() as exc:
+        print(f"{prog}: error: {bad_input_message(exc)}", file=sys.stderr)
+        return 2
 
 
 def project_version() -> str:

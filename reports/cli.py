@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from lowlight_common.cli import add_version_flag
+from lowlight_common.cli import add_version_flag, run_command
 from reports.build import build_report
 
 
@@ -20,12 +20,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results-dir", default="results")
     p.add_argument("-o", "--out-dir", required=True)
     args = parser.parse_args(argv)
+    return run_command("reports", _build, args)
+
+
+def _build(args: argparse.Namespace) -> int:
     try:
         config = json.loads(args.config_json)
     except json.JSONDecodeError as exc:
-        print(f"error: --config-json is not valid JSON: {exc}", file=sys.stderr)
-        return 2
-    html_path, _ = build_report(config, Path(args.results_dir), Path(args.out_dir))
+        raise ValueError(f"--config-json is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise ValueError("--config-json must be a JSON object (the workflow config)")
+    results = Path(args.results_dir)
+    if not results.is_dir():  # a typo here would otherwise render an empty report, exit 0
+        raise FileNotFoundError(2, "results folder not found", str(results))
+    html_path, _ = build_report(config, results, Path(args.out_dir))
     print(f"report written to {html_path}")
     return 0
 

@@ -209,7 +209,7 @@ def test_cli_errors_are_reported(dummy, dataset, tmp_path, capsys):
         "x": tmp_path / "x",
     }
     p["e"].mkdir()
-    assert cli("evaluate --gt {gt} --pred {e}", **p) == 1
+    assert cli("evaluate --gt {gt} --pred {e}", **p) == 2  # bad input: exit 2 (lowlight_common.cli)
     assert "no prediction file" in capsys.readouterr().err
-    assert cli("detect --detector dummy --option bogus=1 -o {x} {img}", **p) == 1
+    assert cli("detect --detector dummy --option bogus=1 -o {x} {img}", **p) == 2
     assert "unknown option" in capsys.readouterr().err
