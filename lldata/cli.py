@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -18,10 +19,12 @@ import numpy as np
 
 from lldata.atomic import atomic_write
 from lldata.datasets import KINDS, read_summary, validate_dataset
-from lldata.demo import DemoConfig, DemoFolderError, build_demo
+from lldata.demo import DemoConfig, build_demo
 from lldata.imageio import IMAGE_SUFFIXES, ImageReadError, is_image_file, read_rgb, write_png
 from lldata.synthesis import DarkenParams, darken
-from lowlight_common.cli import add_version_flag, run_command
+from lowlight_common.cli import add_version_flag, run_command, setup_logging
+
+logger = logging.getLogger(__name__)
 
 
 def _load_yaml_section(path: str | None, section: str) -> dict:
@@ -45,7 +48,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     dataset = validate_dataset(args.path, args.kind, clip_boxes=args.clip_boxes)
     errors = [i for i in dataset.issues if i.severity == "error"]
     for issue in dataset.issues:
-        print(issue, file=sys.stderr)
+        logger.log(logging.ERROR if issue.severity == "error" else logging.WARNING, "%s", issue)
     if not Path(args.path).is_dir():  # nothing to judge: the path given is wrong (exit 2, not 1)
         return 2
     summary = {
@@ -96,11 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as exc:
         where = f" ({args.config})" if args.config else ""
         raise ValueError(f"bad demo config{where}: {exc}") from None
-    try:
-        out = build_demo(args.out_dir, config)
-    except DemoFolderError as exc:  # the output folder holds files the demo did not write
-        print(f"lldata: error: {exc}", file=sys.stderr)
-        return 2
+    out = build_demo(args.out_dir, config)  # DemoFolderError (foreign files in the folder): exit 2
     print(f"demo dataset written to {out} ({config.num_images} images, seed {config.seed})")
     return 0
 
@@ -121,14 +120,13 @@ def cmd_darken(args: argparse.Namespace) -> int:
         inputs.extend(sorted(p for p in path.iterdir() if is_image_file(p)) if path.is_dir() else [path])
     if not inputs:
         # Zero images darkened is never what was meant (a wrong folder, or the wrong level of it).
-        print(f"lldata: error: no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(args.inputs)}", file=sys.stderr)
-        return 2
+        raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(args.inputs)}")
     failures = 0
     for path in inputs:
         try:
             image = read_rgb(path)
         except ImageReadError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            logger.error("error: %s", exc)
             failures += 1
             continue
         # One stream per file name so adding files never changes the others' noise.
@@ -204,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    setup_logging()
     return run_command("lldata", args.func, args)
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from lowlight_common.cli import add_version_flag, run_command
+from lowlight_common.cli import add_version_flag, run_command, setup_logging
 from reports.build import build_report
 
 
@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results-dir", default="results")
     p.add_argument("-o", "--out-dir", required=True)
     args = parser.parse_args(argv)
+    setup_logging()
     return run_command("reports", _build, args)
 
 

@@ -112,3 +112,19 @@ def test_run_command_maps_bad_input_to_2_and_keeps_other_failures(capsys: pytest
 
     with pytest.raises(ZeroDivisionError):
         run_command("prog", bug, argparse.Namespace())
+
+
+def test_diagnostics_are_logged_to_stderr(tmp_path: Path) -> None:
+    """lldata's issue list goes through logging (lowlight_common.cli.setup_logging): in a real
+    run it is on stderr, one plain line per problem, and a problem found is exit 1, not 2."""
+    import numpy as np
+
+    from lldata.imageio import write_png
+
+    write_png(tmp_path / "set" / "image" / "1.png", np.zeros((8, 8, 3), np.uint8))
+    (tmp_path / "set" / "label").mkdir()
+    (tmp_path / "set" / "label" / "1.txt").write_text("1\n0 0 20 4\n")
+    proc = _run("lldata", "validate", str(tmp_path / "set"), "--kind", "darkface", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "1.txt:2" in line]
+    assert lines and lines[0].startswith(str(tmp_path / "set" / "label" / "1.txt")) and "outside" in lines[0]
