@@ -94,8 +94,11 @@ def test_enhance_usage_errors(
     checkpoint: Path, inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
     monkeypatch.delenv("DIFFLL_CHECKPOINT", raising=False)
+    # no checkpoint named: the shipped model (tests/test_diffll_shipped.py); a bad one is named
+    monkeypatch.setenv("DIFFLL_CHECKPOINT", str(tmp_path / "env-nope"))
     assert main(["enhance", str(inputs), "-o", str(tmp_path / "x")]) == 2
-    assert "no checkpoint" in capsys.readouterr().err
+    assert "env-nope" in capsys.readouterr().err
+    monkeypatch.delenv("DIFFLL_CHECKPOINT")
     assert main(["enhance", str(inputs), "-o", str(tmp_path / "x"), "--checkpoint", str(tmp_path / "nope")]) == 2  # fmt: skip
     assert "not found" in capsys.readouterr().err
     (inputs / "a.jpg").write_bytes((inputs / "a.png").read_bytes())  # same stem as a.png
