@@ -196,10 +196,12 @@ def test_cuda_matches_cpu(name: str) -> None:
 # ---- DiffLL adapter -----------------------------------------------------------------------
 
 
-def test_diffll_without_checkpoint_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DIFFLL_CHECKPOINT", raising=False)
-    with pytest.raises(ValueError, match="checkpoint=PATH.*DIFFLL_CHECKPOINT"):
+def test_diffll_with_a_missing_checkpoint_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """(No checkpoint at all means the shipped model: tests/test_diffll_shipped.py.)"""
+    monkeypatch.setenv("DIFFLL_CHECKPOINT", "/env_not_here/model")
+    with pytest.raises(FileNotFoundError, match="env_not_here"):
         enhancers.create_method("diffll")
+    monkeypatch.delenv("DIFFLL_CHECKPOINT")
     with pytest.raises(FileNotFoundError, match="not_here"):
         enhancers.create_method("diffll", checkpoint="/not_here/model")
 
