@@ -29,19 +29,9 @@ from typing import Any
 import numpy as np
 
 from detectors.cli import parse_option
+from lowlight_common.sizes import size_argument
 
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``WIDTHxHEIGHT`` -> (width, height)."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected WIDTHxHEIGHT, e.g. 1080x720, got {text!r}"
-        ) from None
-    if w < 1 or h < 1:
-        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
-    return w, h
+parse_size = size_argument  # the public name this module has always had (argparse ``type=``)
 
 
 def synthetic_image(width: int, height: int, seed: int = 0) -> np.ndarray:

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from lowlight_common.memory import peak_rss_bytes
+from lowlight_common.sizes import parse_size, size_argument
 
 __all__ = ["MODES", "main", "psnr", "run_child"]
 
@@ -75,16 +76,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB of two [0, 1] images (inf when identical)."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, got {text!r}") from None
-    if w <= 0 or h <= 0:
-        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
-    return w, h
 
 
 def _test_image(width: int, height: int, seed: int):
@@ -196,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m diffll.benchmarks", description=__doc__)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
-    parser.add_argument("--sizes", nargs="+", type=_parse_size, help="WIDTHxHEIGHT ...")
+    parser.add_argument("--sizes", nargs="+", type=size_argument, help="WIDTHxHEIGHT ...")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=["fp32", "bf16"])
     parser.add_argument("--config", choices=("full", "small"), default="full")
     parser.add_argument("--checkpoint", help="real weights instead of random ones (optional)")
@@ -231,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     sizes = args.sizes or [
-        _parse_size(s) for s in (CUDA_SIZES if device.startswith("cuda") else CPU_SIZES)
+        parse_size(s) for s in (CUDA_SIZES if device.startswith("cuda") else CPU_SIZES)
     ]
     modes = list(dict.fromkeys(["fp32", *args.modes]))  # fp32 is the PSNR reference
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -308,7 +299,7 @@ def _main_throughput(args: argparse.Namespace) -> int:
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    sizes = args.sizes or [_parse_size("1080x720")]
+    sizes = args.sizes or [parse_size("1080x720")]
     precisions = [m for m in args.modes if m in ("fp32", "bf16")]
     rows = []
     for width, height in sizes:

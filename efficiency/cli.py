@@ -14,7 +14,7 @@ import sys
 
 import pandas as pd
 
-from efficiency.runner import BenchmarkSettings, parse_resolution, run_benchmark, write_csv
+from efficiency.runner import BenchmarkSettings, run_benchmark, write_csv
 from efficiency.scaling import (
     compare_ratios,
     compare_runs,
@@ -23,11 +23,12 @@ from efficiency.scaling import (
     status_changes,
 )
 from lowlight_common.cli import add_version_flag, run_command
+from lowlight_common.sizes import parse_size
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     try:
-        resolutions = tuple(parse_resolution(r) for r in args.resolutions) if args.resolutions else None
+        resolutions = tuple(parse_size(r) for r in args.resolutions) if args.resolutions else None
         options = json.loads(args.options_json) if args.options_json else {}
     except (ValueError, json.JSONDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

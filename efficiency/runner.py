@@ -63,16 +63,6 @@ class BenchmarkSettings:
     method_options: dict[str, dict] = field(default_factory=dict)
 
 
-def parse_resolution(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"resolution must look like 1280x720, got {text!r}") from None
-    if w < 1 or h < 1:
-        raise ValueError(f"resolution must be positive, got {text!r}")
-    return w, h
-
-
 def device_name(device: str) -> str:
     if device.startswith("cuda"):
         import torch

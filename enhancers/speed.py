@@ -26,17 +26,7 @@ from enhancers.base import Method, resolve_device
 from enhancers.cli import parse_options
 from enhancers.registry import create_method, list_methods
 from lldata.atomic import atomic_write
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``WIDTHxHEIGHT`` -> (width, height)."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 1080x720, got {text!r}") from None
-    if w < 1 or h < 1:
-        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
-    return w, h
+from lowlight_common.sizes import size_argument
 
 
 def synthetic_image(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -118,7 +108,7 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m enhancers.speed", description=__doc__)
-    parser.add_argument("--size", type=parse_size, default=(1080, 720), help="WIDTHxHEIGHT")
+    parser.add_argument("--size", type=size_argument, default=(1080, 720), help="WIDTHxHEIGHT")
     parser.add_argument("--methods", nargs="+", default=None, help="default: all but diffll")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from efficiency.runner import BenchmarkSettings, parse_resolution, run_benchmark, run_cell
+from efficiency.runner import BenchmarkSettings, run_benchmark, run_cell
 from efficiency.scaling import compare_runs, fit_exponent, scaling_table
 
 SMALL = ((64, 48), (128, 96))
@@ -67,10 +67,12 @@ def test_compare_runs_flags_unstable_cells():
     assert table["checked"].tolist() == [True, True, False]
 
 
-def test_parse_resolution():
-    assert parse_resolution("1920x1080") == (1920, 1080)
-    with pytest.raises(ValueError, match="1280x720"):
-        parse_resolution("big")
+def test_a_bad_resolution_is_a_usage_error_naming_it(tmp_path, capsys):
+    from efficiency.cli import main
+
+    assert main(["run", "--methods", "identity", "--resolutions", "big", "--output", str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "WIDTHxHEIGHT" in err and "'big'" in err and not (tmp_path / "r.csv").exists()
 
 
 def test_rounds_pool_the_timings_of_every_visit():

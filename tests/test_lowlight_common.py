@@ -33,6 +33,19 @@ def test_sizes() -> None:
             parse_size(bad)
 
 
+def test_size_argument_is_an_argparse_error_with_the_message(capsys) -> None:
+    import argparse
+
+    from lowlight_common.sizes import size_argument
+
+    parser = argparse.ArgumentParser(prog="p")
+    parser.add_argument("--size", type=size_argument)
+    assert parser.parse_args(["--size", "64x48"]).size == (64, 48)
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["--size", "64"])
+    assert exit_info.value.code == 2 and "WIDTHxHEIGHT" in capsys.readouterr().err
+
+
 @dataclass
 class _Rec:
     a: int = 1
