@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from detectors.cli import parse_option
+from lowlight_common.devices import cpu_model
 from lowlight_common.sizes import size_argument
 
 parse_size = size_argument  # the public name this module has always had (argparse ``type=``)
@@ -97,12 +98,7 @@ def _device_name(device: str) -> str:
 
     if device == "cuda":
         return torch.cuda.get_device_name()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            model = next(line.split(":", 1)[1].strip() for line in handle if "model name" in line)
-    except (OSError, StopIteration):
-        model = platform.processor() or "cpu"
-    return f"{model} ({os.cpu_count()} CPUs)"
+    return f"{cpu_model()} ({os.cpu_count()} CPUs)"  # the form of the device_name column so far
 
 
 def append_csv(path: Path, res: dict[str, Any], image_label: str) -> None:

@@ -23,7 +23,6 @@ import csv
 import datetime as dt
 import json
 import math
-import platform
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from lowlight_common.devices import cpu_model
 from lowlight_common.memory import peak_rss_bytes
 from lowlight_common.sizes import parse_size, size_argument
 
@@ -146,14 +146,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         device_name = torch.cuda.get_device_name(device)
     else:
         peak, kind = peak_rss_bytes(), "vm_hwm"
-        device_name = platform.processor() or platform.machine()
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    device_name = line.split(":", 1)[1].strip()
-                    break
-        except OSError:
-            pass
+        device_name = cpu_model()
     assert out is not None
     np.save(spec["output_npy"], out.numpy())
     return {

@@ -21,7 +21,6 @@ import dataclasses
 import datetime as _dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from lldata.atomic import atomic_write
+from lowlight_common.devices import cpu_model
 
 DEFAULT_RESOLUTIONS = ((600, 400), (1280, 720), (1920, 1080), (2560, 1440), (3840, 2160))
 
@@ -68,15 +68,7 @@ def device_name(device: str) -> str:
         import torch
 
         return torch.cuda.get_device_name(torch.device(device))
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model or platform.processor() or platform.machine()} ({os.cpu_count()} logical cores)"
+    return f"{cpu_model()} ({os.cpu_count()} logical cores)"  # the device_name column's form
 
 
 def _precision(options: dict) -> str:

@@ -26,6 +26,7 @@ from enhancers.base import Method, resolve_device
 from enhancers.cli import parse_options
 from enhancers.registry import create_method, list_methods
 from lldata.atomic import atomic_write
+from lowlight_common.devices import cpu_model
 from lowlight_common.sizes import size_argument
 
 
@@ -149,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            "cpu": platform.processor() or platform.machine(),
+            "cpu": cpu_model(),
         }
         with atomic_write(args.json_out, "w") as fh:
             json.dump({"meta": meta, "rows": rows}, fh, indent=2)
