@@ -22,7 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from enhancers.weights import ENV_VAR, WeightsError, sha256_file, weights_dir
+from enhancers.weights import ENV_VAR, WeightsError, weights_dir
+from lowlight_common.files import sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from iqa.packaged import PackagedFileError, provide, sha256_file
+from iqa.packaged import PackagedFileError, provide
 from iqa.registry import METRICS, NeededFile
+from lowlight_common.files import sha256_file
 
 Opener = Callable[..., IO[bytes]]
 

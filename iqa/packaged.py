@@ -13,26 +13,17 @@ same file at the same time, or an interrupted one, never leave a half file.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from iqa.registry import METRICS, MissingMetricFile, NeededFile, PackagedFile
 from lldata.atomic import atomic_write
+from lowlight_common.files import sha256_file
 
 
 class PackagedFileError(MissingMetricFile):
     """An installed package's file is not the one the registry names (other content)."""
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def locate(packaged: PackagedFile) -> Path | None:
