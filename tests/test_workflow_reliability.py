@@ -145,7 +145,8 @@ def _interrupt_dataset_job(tmp_path: Path, config: Path, target: str, sig: signa
 
 
 def test_unlock_needs_no_cores_and_a_plain_rerun_recovers_after_ctrl_c_and_kill(tmp_path):
-    demo = {**TINY_DEMO, "num_images": 30, "width": 320, "height": 240}
+    # enough images that the demo job is still running when the signal arrives (a few seconds)
+    demo = {**TINY_DEMO, "num_images": 150, "width": 320, "height": 240}
     values = dict(device="cpu", datasets={"tiny": {"kind": "darkface", "path": "data/tiny", "generate": "demo"}},
                   demo=demo, methods={"raw": {}}, detectors={"retinaface": {}},
                   benchmark={"enabled": True, "methods": ["raw"], "resolutions": ["64x48"]})
@@ -163,7 +164,7 @@ def test_unlock_needs_no_cores_and_a_plain_rerun_recovers_after_ctrl_c_and_kill(
     assert refused.returncode != 0 and "IncompleteFilesException" in refused.stdout + refused.stderr
     rerun = snakemake(tmp_path, config, "--cores", "1", target)
     assert "Using workflow specific profile" in rerun.stderr
-    assert json.loads((tmp_path / target).read_text())["images"] == 30
+    assert json.loads((tmp_path / target).read_text())["images"] == demo["num_images"]
 
     # kill -9 of Snakemake (new settings, so the dataset job runs again): its lock stays too.
     config = _config(tmp_path, **{**values, "demo": {**demo, "num_images": 29}})
