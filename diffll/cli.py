@@ -192,7 +192,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from diffll.checkpoint import CheckpointError
-    from diffll.inference import load
+    from diffll.inference import FrameTooLargeError, load
     from diffll.shipped import resolve_checkpoint
     from lldata.imageio import float_to_uint8, write_png
 
@@ -253,7 +253,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
             seeds = [image_seed(args.seed, p.name) for p in paths]
             try:
                 outs = enhancer.enhance_images(tensors, seeds)
-            except (RuntimeError, ValueError) as exc:  # MemoryError subclasses: named, not caught
+            except (RuntimeError, ValueError, FrameTooLargeError) as exc:  # the rest go on
                 errors.extend(f"{p}: enhancement failed ({exc})" for p in paths)
                 bar.update(len(paths))
                 continue

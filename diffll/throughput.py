@@ -112,25 +112,6 @@ class _RssSampler:
         self._thread.join()
 
 
-def _frames(n: int, width: int, height: int, seed: int):
-    """``n`` smooth dark synthetic frames (deterministic), ``3 x H x W`` in [0, 0.25]."""
-    import torch
-    import torch.nn.functional as F
-
-    gen = torch.Generator().manual_seed(seed)
-    frames = []
-    for _ in range(n):
-        coarse = torch.rand((1, 3, max(2, height // 32), max(2, width // 32)), generator=gen)
-        img = F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=False)
-        frames.append((img.clamp(0, 1) * 0.25)[0].contiguous())
-    return frames
-
-
-def _psnr(outs: list[np.ndarray], refs: list[np.ndarray]) -> float:
-    mse = float(np.mean([np.mean((a - b) ** 2, dtype=np.float64) for a, b in zip(outs, refs, strict=True)]))
-    return float("inf") if mse == 0 else 10.0 * float(np.log10(1.0 / mse))
-
-
 def run(
     *,
     device: str,
@@ -151,6 +132,7 @@ def run(
     """Measure every mode; returns one CSV row per mode (see :data:`FIELDS`)."""
     import torch
 
+    from diffll.benchmarks import _test_image, psnr
     from diffll.config import DiffLLConfig
     from diffll.inference import Enhancer
     from diffll.model import DiffLL
@@ -172,7 +154,7 @@ def run(
         m: Enhancer(copy.deepcopy(base), device=dev, precision=m.precision, steps=steps, tile=None)
         for m in modes
     }
-    frames = _frames(images, width, height, seed)
+    frames = [_test_image(width, height, seed + i)[0] for i in range(images)]
     seeds = [seed + i for i in range(images)]
 
     def sync() -> None:
@@ -247,7 +229,7 @@ def run(
                 "ratio_vs_fp32_loop": f"{statistics.median(ratios):.3f}",
                 "peak_mem_bytes": peaks[mode],
                 "peak_mem_kind": "cuda_max_memory_allocated" if dev.type == "cuda" else "rss_sampled_delta",
-                "psnr_vs_fp32_loop_db": f"{_psnr(outputs[mode], outputs[reference]):.2f}",
+                "psnr_vs_fp32_loop_db": f"{psnr(np.stack(outputs[mode]), np.stack(outputs[reference])):.2f}",
                 "error": "",
             }
         )

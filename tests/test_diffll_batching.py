@@ -252,3 +252,18 @@ def test_journal_entries_of_other_options_are_not_trusted(tmp_path: Path, photos
     again = Journal(tmp_path / "j", method_fingerprint(other))
     result = enhance_folder(other, [photos / "f0.png"], out, progress=False, journal=again)
     assert result.resumed == [] and len(result.written) == 1
+
+
+def test_a_frame_too_large_for_memory_is_reported_and_the_run_goes_on(
+    checkpoint: Path, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With a 1-byte budget no frame fits even in strips: each is named with the memory it
+    needs, the command exits 1, and nothing crashes."""
+    monkeypatch.setattr(inference, "_memory_budget", lambda device: 1)
+    code = diffll_main(["enhance", str(photos / "f0.png"), str(photos / "f1.png"), "-o",
+                        str(tmp_path / "o"), "--checkpoint", str(checkpoint), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "f0.png: enhancement failed" in err and "f1.png: enhancement failed" in err
+    assert "needs about" in err and "memory budget" in err
