@@ -35,7 +35,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     settings = BenchmarkSettings(device=args.device, warmup=args.warmup, repeats=args.repeats, rounds=args.rounds, budget_s=args.budget,
                                  timeout_s=args.timeout, threads=args.threads or None, min_time_s=args.min_time, interleave=args.interleave,
-                                 reference=args.reference or None, seed=args.seed, method_options=options)
+                                 reference=args.reference or None, pairing=args.pairing, seed=args.seed, method_options=options)
     if resolutions:
         settings.resolutions = resolutions
     if settings.device == "auto":
@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-time", type=float, default=0.0, help="seconds of timed runs per visit: a cheap method repeats until it has them")
     p.add_argument("--interleave", action=argparse.BooleanOptionalAction, default=False, help="resolution by resolution, methods in a shuffled order every round; ratios to --reference")
     p.add_argument("--reference", help="ratio denominator with --interleave (default or '': zero_dce_pp, else the cheapest learned method)")
+    p.add_argument("--pairing", choices=["visit", "round"], default="visit",
+                   help="with --interleave: time the reference inside every visit, alternating with the method (visit; "
+                        "cancels drift over seconds), or pair each visit with the reference's own visit of the round (round)")
     p.add_argument("--seed", type=int, default=0, help="visit order and bootstrap seed")
     p.add_argument("--options-json", help='method options, e.g. {"diffll": {"precision": "bf16"}}')
     p.add_argument("-o", "--output", required=True)

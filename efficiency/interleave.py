@@ -17,6 +17,7 @@ Cells run from the smallest resolution up. A method whose first visit at a resol
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import random
@@ -80,8 +81,9 @@ def median_interval(values, resamples: int = 2000, seed: int = 0, level: float =
 
 
 def ratio_spreads(frame: pd.DataFrame, min_seconds: float = 0.05, reference: str | None = None) -> pd.DataFrame:
-    """Per cell of an interleaved table, recomputed from ``visit_s``: the spread of the per-round
-    ratios to the reference (the run's, or ``reference``). Only cells over ``min_seconds``, not
+    """Per cell of an interleaved table: the spread of the per-visit ratios to the reference
+    (``visit_ratio`` where the reference was timed inside each visit, else recomputed from
+    ``visit_s`` against the reference's visit of the same round; the run's reference, or ``reference``). Only cells over ``min_seconds``, not
     the reference itself, and run with the reference's thread count (labels may differ in it)."""
     from efficiency.scaling import parse_visits
 
@@ -93,7 +95,11 @@ def ratio_spreads(frame: pd.DataFrame, min_seconds: float = 0.05, reference: str
             continue
         if row["threads"] != ok.loc[(ref, width, height), "threads"]:
             continue
-        ratios = paired_ratios(list(parse_visits(row["visit_s"])), list(parse_visits(ok.loc[(ref, width, height), "visit_s"])))
+        inside = parse_visits(row.get("visit_ratio")) if ref == row["reference"] else np.array([])
+        if inside.size:  # paired inside each visit: the per-visit medians
+            ratios = inside
+        else:
+            ratios = paired_ratios(list(parse_visits(row["visit_s"])), list(parse_visits(ok.loc[(ref, width, height), "visit_s"])))
         if ratios.size >= 2:
             rows.append({"method": method, "width": width, "height": height, "threads": row["threads"], "pairs": ratios.size,
                          "ratio": float(np.median(ratios)), "ratio_spread": float(ratios.max() / ratios.min() - 1),
@@ -137,10 +143,17 @@ def choose_reference(methods: list[str], settings: BenchmarkSettings, medians: d
     return min(candidates, key=cost)
 
 
+def visit_ratio(result: dict | None) -> float:
+    """One visit's ratio to the reference timed inside it: the median of its pairs (NaN without)."""
+    if not result or not result.get("pair_ratios"):
+        return float("nan")
+    return float(statistics.median(result["pair_ratios"]))
+
+
 def _row(base: dict, results: list[dict]) -> dict:
     if not results:  # a partial table written before this cell's first visit
         return {**base, "status": "pending"}
-    pooled = {k: v for k, v in pool_rounds(results).items() if k != "times_s"}
+    pooled = {k: v for k, v in pool_rounds(results).items() if k not in ("times_s", "pair_ratios", "reference_times_s", "paired_with")}
     row = {**base, **pooled}
     seconds = [visit_seconds(r) for r in results]
     if pooled.get("status") == "ok":
@@ -162,17 +175,28 @@ def interleaved_table(methods: list[str], settings: BenchmarkSettings, bases: di
         row.update(seed=settings.seed, reference=reference)
         if row.get("status") != "ok" or reference is None:
             continue
-        ref_key = (reference, width, height)
-        if ref_key not in visits or rows[ref_key].get("status") != "ok":
-            row["ratio_pairs"] = 0
-            continue
-        ratios = paired_ratios([visit_seconds(r) for r in visits[(method, width, height)]],
-                               [visit_seconds(r) for r in visits[ref_key]])
+        mine = visits[(method, width, height)]
+        timed = [r for r in mine if r.get("times_s")]
+        if method != reference and timed and all(r.get("paired_with") == reference for r in timed):
+            # paired inside every visit: pool the pairs of all visits (each a ratio measured
+            # within seconds); the spread is that of the per-visit medians
+            ratios = np.asarray([q for r in timed for q in r["pair_ratios"]], dtype=float)
+            per_visit = np.asarray([visit_ratio(r) for r in timed])
+            row["pairing"] = "visit"
+            row["visit_ratio"] = ";".join(f"{q:.6g}" for q in per_visit)
+        else:
+            ref_key = (reference, width, height)
+            if ref_key not in visits or rows[ref_key].get("status") != "ok":
+                row["ratio_pairs"] = 0
+                continue
+            ratios = paired_ratios([visit_seconds(r) for r in mine], [visit_seconds(r) for r in visits[ref_key]])
+            per_visit = ratios
+            row["pairing"] = "round"
         row["ratio"], row["ratio_low"], row["ratio_high"] = median_interval(ratios, settings.bootstrap, settings.seed)
-        if ratios.size < 2:  # one round gives a ratio but says nothing about its uncertainty
+        if ratios.size < 2:  # one pair gives a ratio but says nothing about its uncertainty
             row["ratio_low"] = row["ratio_high"] = float("nan")
         row["ratio_pairs"] = int(ratios.size)
-        row["ratio_spread"] = float(ratios.max() / ratios.min() - 1) if ratios.size else float("nan")
+        row["ratio_spread"] = float(per_visit.max() / per_visit.min() - 1) if per_visit.size else float("nan")
     return pd.DataFrame(list(rows.values()), columns=COLUMNS)
 
 
@@ -185,6 +209,10 @@ def run_interleaved(methods: list[str], settings: BenchmarkSettings, progress: C
     """
     if settings.reference and settings.reference not in methods:
         raise ValueError(f"reference method {settings.reference!r} is not among the benchmarked methods: {', '.join(methods)}")
+    if settings.pairing not in ("visit", "round"):
+        raise ValueError(f"pairing must be 'visit' or 'round', not {settings.pairing!r}")
+    if settings.pairing == "visit" and not settings.reference and DEFAULT_REFERENCE in methods:
+        settings = dataclasses.replace(settings, reference=DEFAULT_REFERENCE)  # known before the run: timed in every visit
     import torch
 
     name, date = device_name(settings.device), _dt.date.today().isoformat()

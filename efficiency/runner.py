@@ -40,7 +40,7 @@ COLUMNS = [
     "method", "width", "height", "megapixels", "device", "device_name", "precision", "torch_version",
     "date", "status", "runs", "rounds", "median_s", "min_s", "max_s", "iqr_s", "round_spread",
     "peak_mem_mb", "baseline_mem_mb", "mem_kind", "threads", "min_time_s", "interleaved", "seed",
-    "reference", "ratio", "ratio_low", "ratio_high", "ratio_pairs", "ratio_spread", "visit_s", "note",
+    "reference", "pairing", "ratio", "ratio_low", "ratio_high", "ratio_pairs", "ratio_spread", "visit_s", "visit_ratio", "note",
 ]
 
 
@@ -57,6 +57,7 @@ class BenchmarkSettings:
     min_time_s: float = 0.0  # a visit repeats a cheap method until its timed runs add up to this
     interleave: bool = False  # resolution by resolution, methods in a shuffled order each round
     reference: str | None = None  # ratio denominator (interleave); None: zero_dce_pp or the cheapest learned
+    pairing: str = "visit"  # interleave: "visit" times the reference inside each visit; "round": against its own visit
     seed: int = 0  # visit order and bootstrap
     image_dir: str | None = None  # where the benchmark frames are cached (.npy); None: each child makes its own
     bootstrap: int = 2000  # resamples of the rounds for the ratio's interval
@@ -108,12 +109,26 @@ def cell_spec(method: str, width: int, height: int, settings: BenchmarkSettings)
     image = str(cached_image(width, height, settings.image_dir)) if settings.image_dir else None
     options = dict(settings.method_options.get(method, {}))
     threads = options.pop("threads", settings.threads)
-    return {
+    spec = {
         "image": image,
         "method": method, "options": options, "width": width, "height": height,
         "device": settings.device, "warmup": settings.warmup, "repeats": settings.repeats, "budget_s": settings.budget_s,
         "threads": threads, "min_time_s": settings.min_time_s,
     }
+    partner = pair_reference(settings)
+    if partner and partner != method:
+        ref_options = dict(settings.method_options.get(partner, {}))
+        if ref_options.pop("threads", settings.threads) == threads:  # a ratio across thread counts is not a pair
+            spec["pair_with"] = {"label": partner, "method": partner, "options": ref_options}
+    return spec
+
+
+def pair_reference(settings: BenchmarkSettings) -> str | None:
+    """The reference timed inside each visit (interleaved runs with ``pairing="visit"``): the
+    configured one. Without one, the interleaved runner sets the default before the run."""
+    if not settings.interleave or settings.pairing != "visit":
+        return None
+    return settings.reference
 
 
 def run_cell(method: str, width: int, height: int, settings: BenchmarkSettings) -> dict:

@@ -11,10 +11,18 @@ in the environment before the child starts, which is the only time those librari
 the count the child actually ran with is reported back, so the CSV records it. ``min_time_s``
 repeats a cheap method until its timed runs add up to that many seconds: one visit's median
 then rests on many runs instead of one, which matters for a cheap reference method.
+
+``pair_with`` (``{"label", "method", "options"}``) times a reference method in the same process,
+alternating with the method's timed runs: reference, method, reference, method, ..., reference.
+Each method run's ratio is to the geometric mean of the reference runs just before and after it,
+so a change of the machine's speed over seconds cancels in the ratio (pairing visits made in the
+same round only cancels drift over minutes). The memory peak is read before the reference is
+loaded, so it stays the method's own.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import resource
@@ -58,16 +66,22 @@ def benchmark_image(width: int, height: int, seed: int = 0) -> np.ndarray:
     return darken(np.asarray(base), DarkenParams(exposure=0.08), np.random.default_rng(seed))
 
 
-def create(spec: dict):
-    options = dict(spec.get("options", {}))
-    name = options.pop("method", spec["method"])  # a config label may name a registry method
-    from efficiency.dummy import DUMMIES
-
-    if name in DUMMIES:
-        return DUMMIES[name](device=spec["device"], **options)
+def create(name: str, options: dict, device: str):
+    """The method behind a label: a registry name, or ``"module:Class"`` for any class with the
+    enhancement-method interface (how the tests' calibration methods are benchmarked)."""
+    options = dict(options)
+    name = options.pop("method", name)  # a config label may name a registry method
+    if ":" in name:
+        module_name, _, class_name = name.partition(":")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        return cls(device=device, **options)
     from enhancers import create_method
 
-    return create_method(name, device=spec["device"], **options)
+    return create_method(name, device=device, **options)
+
+
+def _is_plugin(spec: dict) -> bool:
+    return ":" in str(spec.get("options", {}).get("method", spec["method"]))
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -77,13 +91,27 @@ def _is_oom(exc: BaseException) -> bool:
     return "out of memory" in text or "can't allocate memory" in text or "not enough memory" in text
 
 
+class _Clock:
+    """Times one call, synchronising CUDA before both clock reads."""
+
+    def __init__(self, cuda: bool, torch) -> None:
+        self.sync = torch.cuda.synchronize if cuda else (lambda: None)
+
+    def time(self, call) -> float:
+        self.sync()
+        t0 = time.perf_counter()
+        call()
+        self.sync()
+        return time.perf_counter() - t0
+
+
 def measure(spec: dict) -> dict:
+    """Time one method on one frame (see the module docstring), paired with a reference
+    method in the same process when ``spec["pair_with"]`` names one."""
     device = spec["device"]
     cuda = device.startswith("cuda")
     torch = None
-    from efficiency.dummy import DUMMIES
-
-    if cuda or spec.get("options", {}).get("method", spec["method"]) not in DUMMIES:  # calibration methods start without torch: faster tests
+    if cuda or not _is_plugin(spec):  # calibration plug-ins start without torch: faster tests
         import torch  # noqa: F811
 
         torch.manual_seed(0)
@@ -93,50 +121,82 @@ def measure(spec: dict) -> dict:
         image = np.load(spec["image"])
     else:
         image = benchmark_image(spec["width"], spec["height"])
-    method = create(spec)
+    method = create(spec["method"], spec.get("options", {}), device)
     if spec.get("threads") and "cv2" in sys.modules:  # OpenCV keeps its own thread pool
         sys.modules["cv2"].setNumThreads(int(spec["threads"]))
+    clock = _Clock(cuda, torch)
 
-    def sync() -> None:
-        if cuda:
-            torch.cuda.synchronize()
+    def run() -> None:
+        method.enhance(image)
 
     budget = float(spec.get("budget_s", float("inf")))
     baseline_mb = _rss_now_mb()
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    times = []
     warmup, repeats = int(spec["warmup"]), int(spec["repeats"])
     min_time = float(spec.get("min_time_s", 0.0))
-    index = 0
-    while True:
-        sync()
-        t0 = time.perf_counter()
-        method.enhance(image)
-        sync()
-        elapsed = time.perf_counter() - t0
-        if index >= warmup:
+    pair = spec.get("pair_with")
+    times: list[float] = []
+
+    def more() -> bool:
+        return len(times) < repeats or (sum(times) < min_time and len(times) < MAX_RUNS)
+
+    def over_budget(next_cost: float) -> bool:  # would the next call end past the budget?
+        return time.perf_counter() - started + next_cost > budget
+
+    # Warm-up; a method whose next call would end past the budget is over budget, its last
+    # (cold) call the cell's single timing.
+    for _ in range(warmup):
+        elapsed = clock.time(run)
+        if over_budget(elapsed):
+            return _result(spec, "over_budget", [elapsed], baseline_mb, cuda, torch)
+    if not pair:  # timed runs until repeats and min_time are met or the budget stops them
+        while True:
+            elapsed = clock.time(run)
             times.append(elapsed)
-        index += 1
-        more = len(times) < repeats or (sum(times) < min_time and len(times) < MAX_RUNS)
-        if not more:
+            if not more() or over_budget(elapsed):
+                return _result(spec, "ok", times, baseline_mb, cuda, torch)
+    memory = _memory(baseline_mb, cuda, torch)  # before the reference adds its own allocations
+    if warmup == 0:  # the memory peak needs one call of the method alone: it is the warm-up
+        clock.time(run)
+        memory = _memory(baseline_mb, cuda, torch)
+    try:
+        reference = create(pair["method"], pair.get("options", {}), device)
+    except Exception as exc:  # noqa: BLE001 - the method's own timing still stands
+        while more() and not over_budget(times[-1] if times else 0.0):
+            times.append(clock.time(run))
+        result = _result(spec, "ok", times, baseline_mb, cuda, torch, memory)
+        result["note"] = f"not paired: reference {pair['label']} failed: {type(exc).__name__}: {exc}"[:300]
+        return result
+
+    def run_reference() -> None:
+        reference.enhance(image)
+
+    clock.time(run_reference)  # the reference's warm-up
+    ref_times = [clock.time(run_reference)]
+    ratios: list[float] = []
+    while True:
+        elapsed = clock.time(run)
+        ref_times.append(clock.time(run_reference))
+        times.append(elapsed)
+        # against the reference just before and just after: drift within the pair cancels
+        ratios.append(elapsed / float(np.sqrt(ref_times[-2] * ref_times[-1])))
+        if not more() or over_budget(elapsed + ref_times[-1]):
             break
-        # Stop early when the next run would exceed the budget; keep what was measured.
-        if time.perf_counter() - started + elapsed > budget:
-            if not times:
-                times.append(elapsed)  # a single (cold) run is all the budget allows
-                return _result(spec, "over_budget", times, baseline_mb, cuda, torch)
-            break
-    return _result(spec, "ok", times, baseline_mb, cuda, torch)
+    result = _result(spec, "ok", times, baseline_mb, cuda, torch, memory)
+    result.update(pair_ratios=ratios, reference_times_s=ref_times, paired_with=pair["label"])
+    return result
 
 
-def _result(spec, status, times, baseline_mb, cuda, torch) -> dict:
+def _memory(baseline_mb, cuda, torch) -> dict:
     if cuda:
-        peak = torch.cuda.max_memory_allocated() / (1024.0 * 1024.0)
-        mem_kind, base = "cuda_max_allocated", float("nan")
-    else:
-        peak, mem_kind, base = _rss_peak_mb(), "cpu_peak_rss", baseline_mb
+        return {"peak_mem_mb": torch.cuda.max_memory_allocated() / (1024.0 * 1024.0), "baseline_mem_mb": float("nan"),
+                "mem_kind": "cuda_max_allocated"}
+    return {"peak_mem_mb": _rss_peak_mb(), "baseline_mem_mb": baseline_mb, "mem_kind": "cpu_peak_rss"}
+
+
+def _result(spec, status, times, baseline_mb, cuda, torch, memory: dict | None = None) -> dict:
     quartiles = statistics.quantiles(times, n=4) if len(times) >= 2 else [times[0]] * 3
     return {
         "status": status,
@@ -146,9 +206,7 @@ def _result(spec, status, times, baseline_mb, cuda, torch) -> dict:
         "min_s": min(times),
         "max_s": max(times),
         "iqr_s": quartiles[2] - quartiles[0],
-        "peak_mem_mb": peak,
-        "baseline_mem_mb": base,
-        "mem_kind": mem_kind,
+        **(memory or _memory(baseline_mb, cuda, torch)),
         "threads": threads_in_use(torch),
     }
 

@@ -1,7 +1,7 @@
 """The report's time-and-memory tables, from a benchmark CSV of :mod:`efficiency`.
 
 One row per method, one column per resolution: median seconds and peak memory, and for an
-interleaved run the ratio to the reference method measured in the same rounds with its 95%
+interleaved run the ratio to the reference method (timed inside each visit, or in the same round) with its 95%
 bootstrap interval (on a machine whose speed drifts, the ratio is the figure that holds from one
 run to the next; the seconds are those of this run's machine). A second table gives each
 method's scaling exponent (time ~ pixels^k, fitted in log-log) with its interval.
@@ -63,6 +63,11 @@ def table_note(frame: pd.DataFrame) -> str:
         parts.append(f"up to {int(frame['rounds'].max())} visit(s) per cell")
     if has_ratios(frame):
         reference = ", ".join(sorted(str(r) for r in frame["reference"].dropna().unique()))
-        parts.append(f"interleaved; ratio = median over rounds of time / time of {reference} in the same round, "
-                     "[95% bootstrap interval over rounds]")
+        inside = "pairing" in frame and (frame["pairing"] == "visit").any()
+        if inside:
+            parts.append(f"interleaved; ratio = median over the timed runs of time / time of {reference} run just before "
+                         "and after it in the same process (geometric mean), [95% bootstrap interval over those pairs]")
+        else:
+            parts.append(f"interleaved; ratio = median over rounds of time / time of {reference} in the same round, "
+                         "[95% bootstrap interval over rounds]")
     return "; ".join(parts)

@@ -8,27 +8,28 @@ import pytest
 
 from efficiency.runner import BenchmarkSettings, run_benchmark, run_cell
 from efficiency.scaling import compare_runs, fit_exponent, scaling_table
+from tests.efficiency_dummies import ALLOC, OOM, SLEEP, dummy_options
 
 SMALL = ((64, 48), (128, 96))
 
 
 def test_sleep_time_is_measured():
-    settings = BenchmarkSettings(resolutions=SMALL, warmup=1, repeats=3, method_options={"dummy_sleep": {"seconds": 0.2}})
+    settings = BenchmarkSettings(resolutions=SMALL, warmup=1, repeats=3, method_options={"dummy_sleep": {"method": SLEEP, "seconds": 0.2}})
     result = run_cell("dummy_sleep", 64, 48, settings)
     assert result["status"] == "ok" and result["runs"] == 3
     assert 0.2 <= result["median_s"] < 0.3
 
 
 def test_allocation_shows_in_peak_memory():
-    small = run_cell("dummy_alloc", 64, 48, BenchmarkSettings(repeats=1, method_options={"dummy_alloc": {"megabytes": 10}}))
-    large = run_cell("dummy_alloc", 64, 48, BenchmarkSettings(repeats=1, method_options={"dummy_alloc": {"megabytes": 400}}))
+    small = run_cell("dummy_alloc", 64, 48, BenchmarkSettings(repeats=1, method_options={"dummy_alloc": {"method": ALLOC, "megabytes": 10}}))
+    large = run_cell("dummy_alloc", 64, 48, BenchmarkSettings(repeats=1, method_options={"dummy_alloc": {"method": ALLOC, "megabytes": 400}}))
     grown = (large["peak_mem_mb"] - large["baseline_mem_mb"]) - (small["peak_mem_mb"] - small["baseline_mem_mb"])
     assert grown == pytest.approx(390, abs=40)
 
 
 def test_out_of_memory_is_a_result_and_larger_sizes_are_skipped():
     frame = run_benchmark(["dummy_oom", "dummy_sleep"], BenchmarkSettings(resolutions=SMALL, repeats=1,
-                          method_options={"dummy_sleep": {"seconds": 0.01}}), progress=lambda _: None)
+                          method_options=dummy_options(dummy_sleep={"seconds": 0.01})), progress=lambda _: None)
     assert frame.set_index(["method", "width"])["status"].to_dict() == {
         ("dummy_oom", 64): "OOM", ("dummy_oom", 128): "skipped", ("dummy_sleep", 64): "ok", ("dummy_sleep", 128): "ok",
     }
@@ -36,7 +37,7 @@ def test_out_of_memory_is_a_result_and_larger_sizes_are_skipped():
 
 
 def test_time_budget_stops_a_slow_method():
-    settings = BenchmarkSettings(resolutions=SMALL, warmup=1, repeats=10, budget_s=0.5, method_options={"dummy_sleep": {"seconds": 0.3}})
+    settings = BenchmarkSettings(resolutions=SMALL, warmup=1, repeats=10, budget_s=0.5, method_options={"dummy_sleep": {"method": SLEEP, "seconds": 0.3}})
     frame = run_benchmark(["dummy_sleep"], settings, progress=lambda _: None)
     first = frame.iloc[0]
     assert first["status"] == "over_budget" and first["runs"] == 1
@@ -77,7 +78,7 @@ def test_a_bad_resolution_is_a_usage_error_naming_it(tmp_path, capsys):
 
 def test_rounds_pool_the_timings_of_every_visit():
     settings = BenchmarkSettings(resolutions=SMALL[:1], warmup=0, repeats=2, rounds=3,
-                                 method_options={"dummy_sleep": {"seconds": 0.05}, "dummy_oom": {}})
+                                 method_options={"dummy_sleep": {"method": SLEEP, "seconds": 0.05}, "dummy_oom": {"method": OOM}})
     seen = []
     frame = run_benchmark(["dummy_sleep", "dummy_oom"], settings, progress=seen.append)
     row = frame.set_index("method").loc["dummy_sleep"]

@@ -3,6 +3,8 @@ the exponent's interval. Child processes run only the calibration methods (no to
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,6 +32,7 @@ from efficiency.scaling import (
     regression_interval,
     scaling_table,
 )
+from tests.efficiency_dummies import ALLOC, SLEEP, dummy_options
 
 METHODS = ["a", "b", "c", "d", "e", "f"]
 
@@ -128,24 +131,24 @@ def test_threads_reach_the_child():
     env = child_env(2, base={"PATH": "/bin"})
     assert env == {"PATH": "/bin", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
     assert child_env(None, base={"PATH": "/bin"}) == {"PATH": "/bin"}
-    settings = BenchmarkSettings(threads=1, repeats=1, method_options={"dummy_sleep": {"seconds": 0.001}})
+    settings = BenchmarkSettings(threads=1, repeats=1, method_options={"dummy_sleep": {"method": SLEEP, "seconds": 0.001}})
     assert cell_spec("dummy_sleep", 8, 8, settings)["threads"] == 1  # torch.set_num_threads in the child
     assert run_cell("dummy_sleep", 8, 8, settings)["threads"] == 1  # what the child ran with
-    assert run_cell("dummy_sleep", 8, 8, BenchmarkSettings(threads=3, repeats=1))["threads"] == 3
+    assert run_cell("dummy_sleep", 8, 8, BenchmarkSettings(threads=3, repeats=1, method_options=dummy_options()))["threads"] == 3
 
 
 def test_min_time_repeats_a_cheap_method():
     result = run_cell("dummy_sleep", 8, 8, BenchmarkSettings(warmup=0, repeats=1, min_time_s=0.2,
-                                                           method_options={"dummy_sleep": {"seconds": 0.02}}))
+                                                           method_options={"dummy_sleep": {"method": SLEEP, "seconds": 0.02}}))
     assert result["status"] == "ok" and 9 <= result["runs"] <= 11
-    assert run_cell("dummy_sleep", 8, 8, BenchmarkSettings(warmup=0, repeats=1, method_options={"dummy_sleep": {"seconds": 0.02}}))["runs"] == 1
+    assert run_cell("dummy_sleep", 8, 8, BenchmarkSettings(warmup=0, repeats=1, method_options={"dummy_sleep": {"method": SLEEP, "seconds": 0.02}}))["runs"] == 1
 
 
 def test_interleaved_children_write_the_csv(tmp_path):
     settings = BenchmarkSettings(resolutions=((32, 24),), warmup=0, repeats=1, rounds=2, interleave=True, threads=1,
                                  reference="fast", seed=5, method_options={
-                                     "fast": {"method": "dummy_sleep", "seconds": 0.03},
-                                     "slow": {"method": "dummy_sleep", "seconds": 0.09}})
+                                     "fast": {"method": SLEEP, "seconds": 0.03},
+                                     "slow": {"method": SLEEP, "seconds": 0.09}})
     frame = run_benchmark(["fast", "slow"], settings, progress=lambda _: None, partial_csv=tmp_path / "part.csv")
     write_csv(frame, tmp_path / "out.csv")
     back = pd.read_csv(tmp_path / "out.csv").set_index("method")
@@ -221,7 +224,7 @@ def test_frames_are_made_once_and_are_the_childs_frame(tmp_path):
     assert np.array_equal(np.load(path), benchmark_image(40, 30))
     stamp = path.stat().st_mtime_ns
     assert cached_image(40, 30, tmp_path) == path and path.stat().st_mtime_ns == stamp  # reused, not remade
-    settings = BenchmarkSettings(repeats=1, image_dir=str(tmp_path))
+    settings = BenchmarkSettings(repeats=1, image_dir=str(tmp_path), method_options=dummy_options())
     assert cell_spec("dummy_sleep", 40, 30, settings)["image"] == str(path)
     assert run_cell("dummy_sleep", 40, 30, settings)["status"] == "ok"
 
@@ -251,7 +254,7 @@ def test_report_table_shows_seconds_ratio_and_exponent_interval():
 
 
 def test_thread_count_per_label_and_spread_against_a_chosen_reference():
-    settings = BenchmarkSettings(threads=1, repeats=1, method_options={"s2": {"method": "dummy_sleep", "seconds": 0.001, "threads": 2}})
+    settings = BenchmarkSettings(threads=1, repeats=1, method_options={"s2": {"method": SLEEP, "seconds": 0.001, "threads": 2}})
     spec = cell_spec("s2", 8, 8, settings)
     assert spec["threads"] == 2 and "threads" not in spec["options"]  # not passed on to the method
     assert run_cell("s2", 8, 8, settings)["threads"] == 2
@@ -267,3 +270,72 @@ def test_thread_count_per_label_and_spread_against_a_chosen_reference():
     assert one["ratio"].iloc[0] == pytest.approx(3.0) and one["ratio_spread"].iloc[0] == pytest.approx(4.5 / 3.0 - 1)
     two = ratio_spreads(frame, reference="r2")
     assert two["method"].tolist() == ["m2"] and two["ratio_spread"].iloc[0] == pytest.approx(0.5)
+
+
+def test_reference_is_timed_inside_the_visit_and_memory_stays_the_methods_own():
+    options = {"ref": {"method": ALLOC, "megabytes": 300}, "small": {"method": ALLOC, "megabytes": 5},
+               "slow": {"method": SLEEP, "seconds": 0.06}, "fast": {"method": SLEEP, "seconds": 0.02}}
+    settings = BenchmarkSettings(warmup=1, repeats=4, interleave=True, reference="ref", method_options=options)
+    spec = cell_spec("small", 8, 8, settings)
+    assert spec["pair_with"] == {"label": "ref", "method": "ref", "options": {"method": ALLOC, "megabytes": 300}}
+    assert "pair_with" not in cell_spec("ref", 8, 8, settings)  # the reference is not paired with itself
+    assert "pair_with" not in cell_spec("small", 8, 8, BenchmarkSettings(interleave=True, reference="ref", pairing="round"))
+    assert "pair_with" not in cell_spec("small", 8, 8, BenchmarkSettings(reference="ref"))  # not interleaved
+    small = run_cell("small", 8, 8, settings)
+    alone = run_cell("ref", 8, 8, settings)
+    # the peak is read before the 300 MB reference is loaded: it is the 5 MB method's, not the pair's
+    assert small["peak_mem_mb"] - small["baseline_mem_mb"] < alone["peak_mem_mb"] - alone["baseline_mem_mb"] - 200
+    assert small["paired_with"] == "ref" and len(small["pair_ratios"]) == 4 and len(small["reference_times_s"]) == 5
+    timed = run_cell("slow", 8, 8, BenchmarkSettings(warmup=0, repeats=3, interleave=True, reference="fast", method_options=options))
+    assert len(timed["times_s"]) == 3 and len(timed["pair_ratios"]) == 3  # warmup 0: one untimed call alone, for the memory
+    assert statistics.median(timed["pair_ratios"]) == pytest.approx(3.0, rel=0.25)
+
+
+def test_pairs_of_another_thread_count_or_a_failing_reference_are_not_pairs():
+    options = {"m": {"method": SLEEP, "seconds": 0.001}, "r2": {"method": SLEEP, "seconds": 0.001, "threads": 2},
+               "broken": {"method": "tests.efficiency_dummies:NoSuchClass"}}
+    settings = BenchmarkSettings(threads=1, repeats=2, interleave=True, reference="r2", method_options=options)
+    assert "pair_with" not in cell_spec("m", 8, 8, settings)
+    result = run_cell("m", 8, 8, BenchmarkSettings(repeats=2, interleave=True, reference="broken", method_options=options))
+    assert result["status"] == "ok" and result["runs"] == 2 and "pair_ratios" not in result
+    assert result["note"].startswith("not paired: reference broken failed: AttributeError")
+
+
+def test_table_pools_the_pairs_measured_inside_visits_and_falls_back_to_rounds():
+    def visit(seconds: float, pairs: list[float] | None = None) -> dict:
+        result = {"status": "ok", "times_s": [seconds], "median_s": seconds, "peak_mem_mb": 1.0, "baseline_mem_mb": 0.0}
+        if pairs is not None:
+            result.update(pair_ratios=pairs, paired_with="ref")
+        return result
+
+    plan = {"ref": [visit(1.0), visit(2.0), visit(1.0)],
+            "inside": [visit(3.0, [3.0, 3.1]), visit(9.0, [2.9]), visit(3.0, [3.0, 3.2, 2.8])],
+            "rounds": [visit(2.0), visit(4.0), visit(2.0)]}
+
+    def measure(method, width, height, settings):
+        done = sum(1 for m in seen if m == method)
+        seen.append(method)
+        return plan[method][done]
+
+    seen: list[str] = []
+    settings = BenchmarkSettings(resolutions=((10, 10),), rounds=3, interleave=True, reference="ref")
+    frame = run_interleaved(list(plan), settings, progress=lambda _: None, measure=measure).set_index("method")
+    inside = frame.loc["inside"]
+    assert inside["pairing"] == "visit" and inside["ratio_pairs"] == 6
+    assert inside["ratio"] == pytest.approx(3.0)  # median of the six pairs; the slow second visit's seconds do not matter
+    assert inside["visit_ratio"] == "3.05;2.9;3" and inside["ratio_spread"] == pytest.approx(3.05 / 2.9 - 1)
+    rounds = frame.loc["rounds"]
+    assert rounds["pairing"] == "round" and rounds["ratio"] == pytest.approx(2.0) and rounds["ratio_pairs"] == 3
+    assert frame.loc["ref", "ratio"] == 1.0
+    from efficiency.interleave import ratio_spreads
+
+    spreads = ratio_spreads(frame.reset_index().assign(threads=1), min_seconds=0.0).set_index("method")
+    assert spreads.loc["inside", "pairs"] == 3 and spreads.loc["inside", "ratio"] == pytest.approx(3.0)
+
+
+def test_report_note_says_how_the_ratio_was_paired():
+    from reports.efficiency_table import table_note
+
+    row = {"method": "m", "width": 8, "height": 8, "status": "ok", "threads": 1, "rounds": 2, "reference": "r", "ratio": 2.0}
+    assert "just before and after it in the same process" in table_note(pd.DataFrame([{**row, "pairing": "visit"}]))
+    assert "in the same round" in table_note(pd.DataFrame([{**row, "pairing": "round"}]))

@@ -23,6 +23,7 @@ rule benchmark:
         bench_threads=BENCHMARK.get("threads") or 0,
         min_time=BENCHMARK.get("min_time_s", 0.0),
         seed=BENCHMARK.get("seed", 0),
+        pairing=BENCHMARK.get("pairing", "visit"),
     threads: all_cores()
     conda:
         "../envs/lowlight.yaml"
@@ -32,4 +33,4 @@ rule benchmark:
         "efficiency run --methods {params.methods:q} --resolutions {params.resolutions:q} --device {wildcards.device:q} "
         "--warmup {params.warmup:q} --repeats {params.repeats:q} --rounds {params.rounds:q} --budget {params.budget:q} "
         "{params.interleave} --reference {params.reference} --threads {params.bench_threads:q} --min-time {params.min_time:q} "
-        "--seed {params.seed:q} --options-json {params.options} -o {output:q} > {log:q} 2>&1"
+        "--pairing {params.pairing:q} --seed {params.seed:q} --options-json {params.options} -o {output:q} > {log:q} 2>&1"

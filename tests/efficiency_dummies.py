@@ -1,4 +1,8 @@
-"""Calibration methods with a known cost, to check the harness (and a user's machine).
+"""Calibration methods with a known cost, to check the benchmark harness in tests.
+
+The harness creates them as ``"tests.efficiency_dummies:Sleep"`` (any ``module:Class`` that
+follows the enhancement-method interface can be benchmarked that way); tests map a label to one
+with ``method_options={"dummy_sleep": {"method": "tests.efficiency_dummies:Sleep"}}``.
 
 ``sleep``: waits ``seconds`` per call (time known, memory ~0).
 ``alloc``: allocates and touches ``megabytes`` of memory per call (memory known, time small).
@@ -50,3 +54,12 @@ class OutOfMemory:
 
 
 DUMMIES = {"dummy_sleep": Sleep, "dummy_alloc": Alloc, "dummy_oom": OutOfMemory}
+
+
+SLEEP, ALLOC, OOM = (f"{__name__}:{cls.__name__}" for cls in (Sleep, Alloc, OutOfMemory))  # as the harness names them
+
+
+def dummy_options(**options: dict) -> dict[str, dict]:
+    """``method_options`` that map each dummy label to its class, merged with ``options``:
+    ``dummy_options(dummy_sleep={"seconds": 0.2})``."""
+    return {label: {"method": f"{__name__}:{cls.__name__}", **options.get(label, {})} for label, cls in DUMMIES.items()}
