@@ -1,6 +1,7 @@
 """``efficiency``: time and peak memory per method x resolution x device.
 
     efficiency run --methods raw clahe zero_dce --resolutions 600x400 1280x720 --device cpu -o cpu.csv
+    efficiency run --detectors retinaface dsfd --resolutions 1080x720 --image photo.png -o det.csv
     efficiency run --interleave --rounds 5 --threads 1 --methods ... -o cpu.csv   # side by side, ratios to a reference
     efficiency compare first.csv second.csv      # do two runs agree within 15% (cells > 50 ms)?
                                                  # (on the ratios when both runs are interleaved)
@@ -26,16 +27,44 @@ from lowlight_common.cli import add_version_flag, run_command
 from lowlight_common.sizes import parse_size
 
 
+def detector_labels(detectors: list[str], options: dict, random_weights_if_absent: bool) -> None:
+    """Mark each ``--detectors`` label as a detector in ``options`` (in place); with
+    ``random_weights_if_absent`` a detector whose checkpoint is absent is timed on seeded random
+    weights (the CSV's ``weights`` says so). A label whose options say another kind is an error."""
+    for name in detectors:
+        label = options.setdefault(name, {})
+        if not isinstance(label, dict):
+            raise ValueError(f"--options-json: the options of {name!r} must be an object, not {label!r}")
+        if label.setdefault("kind", "detector") != "detector":
+            raise ValueError(f"--detectors {name}: its --options-json says kind {label['kind']!r}")
+        if random_weights_if_absent:
+            label.setdefault("random_weights_if_absent", True)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         resolutions = tuple(parse_size(r) for r in args.resolutions) if args.resolutions else None
         options = json.loads(args.options_json) if args.options_json else {}
+        if not isinstance(options, dict):
+            raise ValueError(f"--options-json must be an object of label: options, not {args.options_json!r}")
+        labels = list(args.methods) + list(args.detectors)
+        if not labels:
+            raise ValueError("nothing to measure: give --methods and/or --detectors")
+        both = sorted(set(args.methods) & set(args.detectors))
+        if both:
+            raise ValueError(f"label(s) {', '.join(both)} given to both --methods and --detectors")
+        detector_labels(args.detectors, options, args.random_weights_if_absent)
+        if args.image:
+            from efficiency.worker import photo_frame
+
+            photo_frame(args.image, 8, 8)  # an unreadable photo is a usage error now, not one per cell
     except (ValueError, json.JSONDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     settings = BenchmarkSettings(device=args.device, warmup=args.warmup, repeats=args.repeats, rounds=args.rounds, budget_s=args.budget,
                                  timeout_s=args.timeout, threads=args.threads or None, min_time_s=args.min_time, interleave=args.interleave,
-                                 reference=args.reference or None, pairing=args.pairing, seed=args.seed, method_options=options)
+                                 reference=args.reference or None, pairing=args.pairing, seed=args.seed, method_options=options,
+                                 image_path=str(args.image) if args.image else None)
     if resolutions:
         settings.resolutions = resolutions
     if settings.device == "auto":
@@ -43,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         settings.device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        frame = run_benchmark(args.methods, settings, progress=lambda m: print(m, file=sys.stderr, flush=True), partial_csv=args.output)
+        frame = run_benchmark(labels, settings, progress=lambda m: print(m, file=sys.stderr, flush=True), partial_csv=args.output)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -126,7 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     add_version_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="measure the grid and write a CSV")
-    p.add_argument("--methods", nargs="+", required=True)
+    p.add_argument("--methods", nargs="+", default=[], help="enhancement-method labels (registry names or --options-json labels)")
+    p.add_argument("--detectors", nargs="+", default=[],
+                   help="face-detector labels (detectors registry; timed as detector.detect, kind 'detector' in the CSV)")
+    p.add_argument("--random-weights-if-absent", action="store_true",
+                   help="a detector whose checkpoint is absent is timed on seeded random weights (CSV weights column says so)")
+    p.add_argument("--image", help="time this photo resized (bilinear) to each resolution instead of the synthetic frame (CSV image column)")
     p.add_argument("--resolutions", nargs="+", help="WxH (default: 600x400 1280x720 1920x1080 2560x1440 3840x2160)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--warmup", type=int, default=1)

@@ -32,6 +32,7 @@ from efficiency.runner import (
     BenchmarkSettings,
     cell_base,
     device_name,
+    kind_of,
     pool_rounds,
     run_cell,
     write_csv,
@@ -131,6 +132,8 @@ def choose_reference(methods: list[str], settings: BenchmarkSettings, medians: d
         return settings.reference
     if DEFAULT_REFERENCE in methods:
         return DEFAULT_REFERENCE
+    # ratios are within a kind only: among enhancers when there are any, else among detectors
+    methods = [m for m in methods if kind_of(m, settings) == "enhancer"] or methods
     candidates = [m for m in methods if medians.get(m) and learned(m)] or [m for m in methods if medians.get(m)]
     if not candidates:
         return None
@@ -173,8 +176,8 @@ def interleaved_table(methods: list[str], settings: BenchmarkSettings, bases: di
     reference = choose_reference(methods, settings, medians)
     for (method, width, height), row in rows.items():
         row.update(seed=settings.seed, reference=reference)
-        if row.get("status") != "ok" or reference is None:
-            continue
+        if row.get("status") != "ok" or reference is None or kind_of(method, settings) != kind_of(reference, settings):
+            continue  # no ratio across kinds (a detector over an enhancer reference)
         mine = visits[(method, width, height)]
         timed = [r for r in mine if r.get("times_s")]
         if method != reference and timed and all(r.get("paired_with") == reference for r in timed):

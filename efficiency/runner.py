@@ -13,12 +13,19 @@ drifted under each cell.
 With ``interleave`` the grid is visited resolution by resolution instead, every method once per
 round in a shuffled order (:mod:`efficiency.interleave`), and each cell also gets its time as a
 ratio to a reference method measured in the same rounds.
+
+Labels are enhancement methods by default; a label whose options carry ``"kind": "detector"``
+times a face detector's ``detect`` instead (``efficiency run --detectors``), with the same loop.
+Ratios and in-visit pairing are only between labels of the same kind. ``image_path`` times a
+photo resized (bilinear) to each size instead of the synthetic frame; the CSV's ``image`` says
+which, ``kind`` what each row timed and, for detectors, ``weights`` whether they were released.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
 import os
 import statistics
@@ -31,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from efficiency.worker import label_kind
 from lldata.atomic import atomic_write
 from lowlight_common.devices import cpu_model
 
@@ -41,6 +49,7 @@ COLUMNS = [
     "date", "status", "runs", "rounds", "median_s", "min_s", "max_s", "iqr_s", "round_spread",
     "peak_mem_mb", "baseline_mem_mb", "mem_kind", "threads", "min_time_s", "interleaved", "seed",
     "reference", "pairing", "ratio", "ratio_low", "ratio_high", "ratio_pairs", "ratio_spread", "visit_s", "visit_ratio", "note",
+    "kind", "image", "weights",
 ]
 
 
@@ -60,6 +69,7 @@ class BenchmarkSettings:
     pairing: str = "visit"  # interleave: "visit" times the reference inside each visit; "round": against its own visit
     seed: int = 0  # visit order and bootstrap
     image_dir: str | None = None  # where the benchmark frames are cached (.npy); None: each child makes its own
+    image_path: str | None = None  # a photo resized (bilinear) to each size instead of the synthetic frame
     bootstrap: int = 2000  # resamples of the rounds for the ratio's interval
     method_options: dict[str, dict] = field(default_factory=dict)
 
@@ -88,16 +98,27 @@ def child_env(threads: int | None, base: dict[str, str] | None = None) -> dict[s
     return env
 
 
-def cached_image(width: int, height: int, directory: str | os.PathLike[str]) -> Path:
+def cached_image(width: int, height: int, directory: str | os.PathLike[str], source: str | os.PathLike[str] | None = None) -> Path:
     """The benchmark frame of this size as an .npy file in ``directory``, made on first use, so
-    that the children load it instead of each synthesising it again (the same pixels)."""
-    from efficiency.worker import benchmark_image
+    that the children load it instead of each synthesising it again (the same pixels). With
+    ``source`` the frame is that photo resized (bilinear), cached under a name of its path."""
+    from efficiency.worker import benchmark_image, photo_frame
 
-    path = Path(directory) / f"frame_{width}x{height}.npy"
+    if source is None:
+        path = Path(directory) / f"frame_{width}x{height}.npy"
+    else:
+        tag = hashlib.sha1(str(Path(source).resolve()).encode()).hexdigest()[:12]
+        path = Path(directory) / f"photo_{tag}_{width}x{height}.npy"
     if not path.is_file():
+        frame = benchmark_image(width, height) if source is None else photo_frame(source, width, height)
         with atomic_write(path, "wb") as handle:
-            np.save(handle, benchmark_image(width, height))
+            np.save(handle, frame)
     return path
+
+
+def kind_of(label: str, settings: BenchmarkSettings) -> str:
+    """What a label times: ``"enhancer"`` or ``"detector"`` (its options' ``kind``)."""
+    return label_kind(settings.method_options.get(label, {}))
 
 
 def cell_spec(method: str, width: int, height: int, settings: BenchmarkSettings) -> dict:
@@ -105,18 +126,19 @@ def cell_spec(method: str, width: int, height: int, settings: BenchmarkSettings)
 
     A label's options may carry ``threads`` (e.g. ``{"he_t2": {"method": "he", "threads": 2}}``):
     it overrides ``settings.threads`` for that label, so that thread counts can be compared side
-    by side in one interleaved run."""
-    image = str(cached_image(width, height, settings.image_dir)) if settings.image_dir else None
+    by side in one interleaved run. The reference is paired in the visit only when it is of the
+    label's kind (a detector's time over an enhancer's is no ratio anyone needs) and thread count."""
+    image = str(cached_image(width, height, settings.image_dir, settings.image_path)) if settings.image_dir else None
     options = dict(settings.method_options.get(method, {}))
     threads = options.pop("threads", settings.threads)
     spec = {
-        "image": image,
+        "image": image, "photo": settings.image_path,
         "method": method, "options": options, "width": width, "height": height,
         "device": settings.device, "warmup": settings.warmup, "repeats": settings.repeats, "budget_s": settings.budget_s,
         "threads": threads, "min_time_s": settings.min_time_s,
     }
     partner = pair_reference(settings)
-    if partner and partner != method:
+    if partner and partner != method and kind_of(partner, settings) == kind_of(method, settings):
         ref_options = dict(settings.method_options.get(partner, {}))
         if ref_options.pop("threads", settings.threads) == threads:  # a ratio across thread counts is not a pair
             spec["pair_with"] = {"label": partner, "method": partner, "options": ref_options}
@@ -186,6 +208,7 @@ def cell_base(method: str, width: int, height: int, settings: BenchmarkSettings,
         "precision": _precision(settings.method_options.get(method, {})),
         "torch_version": torch_version, "date": date, "threads": settings.threads,
         "min_time_s": settings.min_time_s, "interleaved": settings.interleave,
+        "kind": kind_of(method, settings), "image": settings.image_path or "synthetic",
     }
 
 

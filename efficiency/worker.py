@@ -1,4 +1,12 @@
-"""Child process: load one method, time it on one resolution, print one JSON line.
+"""Child process: load one method or detector, time it on one resolution, print one JSON line.
+
+A label's options say what it is: ``"kind": "detector"`` times ``detector.detect(image)`` of a
+detector from the detectors registry (``"method"`` names it when the label differs; with
+``"random_weights_if_absent": true`` a detector whose released checkpoint is absent runs on
+seeded random weights, and the result's ``weights`` says so: such timings are not the released
+model's, since random scores pass the thresholds far more often); otherwise (``"enhancer"``,
+the default) ``method.enhance(image)`` of an enhancement method. Both are prepared as one
+zero-argument call, timed by the same loop.
 
 Run as ``python -m efficiency.worker '<json spec>'``. The parent reads the last stdout line.
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``
@@ -30,12 +38,15 @@ import statistics
 import sys
 import time
 import traceback
+from collections.abc import Callable
 
 import numpy as np
 
 from lowlight_common.memory import peak_rss_bytes  # VmHWM; shared with diffll.benchmarks
 
 MAX_RUNS = 200  # cap on timed runs of one visit when min_time_s asks for more
+KINDS = ("enhancer", "detector")  # what a label's options may say it is ("kind")
+RANDOM_WEIGHTS_SEED = 0  # seed of the random weights of a detector whose checkpoint is absent
 
 
 def threads_in_use(torch) -> int:
@@ -66,10 +77,33 @@ def benchmark_image(width: int, height: int, seed: int = 0) -> np.ndarray:
     return darken(np.asarray(base), DarkenParams(exposure=0.08), np.random.default_rng(seed))
 
 
+def photo_frame(path: str | os.PathLike[str], width: int, height: int) -> np.ndarray:
+    """A photograph resized (bilinear) to the benchmark size: content-dependent costs (MTCNN's
+    candidates per pyramid level) are then those of a real scene, not of the synthetic frame."""
+    from PIL import Image
+
+    from lldata.imageio import ImageReadError, read_rgb
+
+    try:
+        rgb = read_rgb(path)
+    except ImageReadError as exc:
+        raise ValueError(f"benchmark image: {exc}") from None
+    return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def label_kind(options: dict) -> str:
+    """``"enhancer"`` or ``"detector"``: what a label's options (``"kind"``) say it times."""
+    kind = str(options.get("kind", "enhancer"))
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r} in the options of a benchmark label (expected one of {', '.join(KINDS)})")
+    return kind
+
+
 def create(name: str, options: dict, device: str):
     """The method behind a label: a registry name, or ``"module:Class"`` for any class with the
     enhancement-method interface (how the tests' calibration methods are benchmarked)."""
     options = dict(options)
+    options.pop("kind", None)
     name = options.pop("method", name)  # a config label may name a registry method
     if ":" in name:
         module_name, _, class_name = name.partition(":")
@@ -78,6 +112,43 @@ def create(name: str, options: dict, device: str):
     from enhancers import create_method
 
     return create_method(name, device=device, **options)
+
+
+def create_detector_for(name: str, options: dict, device: str):
+    """The detector behind a label: a detectors-registry name, or ``"module:Class"`` for any class
+    with ``detect(image)``. With the option ``random_weights_if_absent`` a registry detector whose
+    checkpoint is absent gets seeded random weights (``random_weights_seed``), for timing only."""
+    options = dict(options)
+    options.pop("kind", None)
+    name = options.pop("method", name)
+    random_if_absent = bool(options.pop("random_weights_if_absent", False))
+    if ":" in name:
+        module_name, _, class_name = name.partition(":")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        return cls(device=device, **options)
+    from detectors.registry import create_detector, unavailable_reason
+
+    if random_if_absent and options.get("random_weights_seed") is None and unavailable_reason(name, **options):
+        options["random_weights_seed"] = RANDOM_WEIGHTS_SEED
+    return create_detector(name, device=device, **options)
+
+
+def weights_label(detector) -> str:
+    """The CSV's ``weights`` of a detector: released, or random (its timing is not the model's)."""
+    if getattr(detector, "random_weights", False):
+        seed = getattr(detector, "random_weights_seed", RANDOM_WEIGHTS_SEED)
+        return f"random (seed {seed}; checkpoint absent, timing only)"
+    return "released"
+
+
+def prepare(label: str, options: dict, device: str, image: np.ndarray) -> tuple[Callable[[], object], dict]:
+    """The zero-argument call to time for a label (its kind decides which), and the fields it
+    adds to the result (a detector's ``weights``)."""
+    if label_kind(options) == "detector":
+        detector = create_detector_for(label, options, device)
+        return (lambda: detector.detect(image)), {"weights": weights_label(detector)}
+    method = create(label, options, device)
+    return (lambda: method.enhance(image)), {}
 
 
 def _is_plugin(spec: dict) -> bool:
@@ -106,8 +177,10 @@ class _Clock:
 
 
 def measure(spec: dict) -> dict:
-    """Time one method on one frame (see the module docstring), paired with a reference
-    method in the same process when ``spec["pair_with"]`` names one."""
+    """Time one method or detector on one frame (see the module docstring), paired with a
+    reference of the same kind in the same process when ``spec["pair_with"]`` names one. The
+    frame: the parent's cached .npy (``image``), else the photo ``photo`` resized, else the
+    synthetic :func:`benchmark_image`."""
     device = spec["device"]
     cuda = device.startswith("cuda")
     torch = None
@@ -119,16 +192,26 @@ def measure(spec: dict) -> dict:
             torch.set_num_threads(int(spec["threads"]))
     if spec.get("image"):  # prepared once by the parent (generating a 4K frame costs seconds per visit)
         image = np.load(spec["image"])
+    elif spec.get("photo"):
+        image = photo_frame(spec["photo"], spec["width"], spec["height"])
     else:
         image = benchmark_image(spec["width"], spec["height"])
-    method = create(spec["method"], spec.get("options", {}), device)
+    run, extra = prepare(spec["method"], spec.get("options", {}), device, image)
     if spec.get("threads") and "cv2" in sys.modules:  # OpenCV keeps its own thread pool
         sys.modules["cv2"].setNumThreads(int(spec["threads"]))
+    pair = spec.get("pair_with")
+
+    def reference() -> Callable[[], object]:
+        return prepare(pair["method"], pair.get("options", {}), device, image)[0]
+
+    return {**_timed(spec, run, reference if pair else None, cuda, torch), **extra}
+
+
+def _timed(spec: dict, run: Callable[[], object], reference: Callable[[], Callable[[], object]] | None, cuda: bool, torch) -> dict:
+    """The timing loop shared by every kind: warm-up, timed runs until ``repeats`` and
+    ``min_time_s`` are met or the budget stops them, and with ``reference`` (which creates the
+    reference's call) the runs alternate with the reference's."""
     clock = _Clock(cuda, torch)
-
-    def run() -> None:
-        method.enhance(image)
-
     budget = float(spec.get("budget_s", float("inf")))
     baseline_mb = _rss_now_mb()
     if cuda:
@@ -151,7 +234,7 @@ def measure(spec: dict) -> dict:
         elapsed = clock.time(run)
         if over_budget(elapsed):
             return _result(spec, "over_budget", [elapsed], baseline_mb, cuda, torch)
-    if not pair:  # timed runs until repeats and min_time are met or the budget stops them
+    if reference is None:  # timed runs until repeats and min_time are met or the budget stops them
         while True:
             elapsed = clock.time(run)
             times.append(elapsed)
@@ -162,16 +245,13 @@ def measure(spec: dict) -> dict:
         clock.time(run)
         memory = _memory(baseline_mb, cuda, torch)
     try:
-        reference = create(pair["method"], pair.get("options", {}), device)
+        run_reference = reference()
     except Exception as exc:  # noqa: BLE001 - the method's own timing still stands
         while more() and not over_budget(times[-1] if times else 0.0):
             times.append(clock.time(run))
         result = _result(spec, "ok", times, baseline_mb, cuda, torch, memory)
         result["note"] = f"not paired: reference {pair['label']} failed: {type(exc).__name__}: {exc}"[:300]
         return result
-
-    def run_reference() -> None:
-        reference.enhance(image)
 
     clock.time(run_reference)  # the reference's warm-up
     ref_times = [clock.time(run_reference)]

@@ -7,6 +7,7 @@ with ``method_options={"dummy_sleep": {"method": "tests.efficiency_dummies:Sleep
 ``sleep``: waits ``seconds`` per call (time known, memory ~0).
 ``alloc``: allocates and touches ``megabytes`` of memory per call (memory known, time small).
 They follow the enhancement-method interface: ``enhance(image) -> image``.
+``SleepDetector`` is the detector counterpart (``detect(image)``, label option ``"kind": "detector"``).
 """
 
 from __future__ import annotations
@@ -53,10 +54,22 @@ class OutOfMemory:
         raise MemoryError("simulated out-of-memory")
 
 
+class SleepDetector:
+    """A detector that waits ``seconds`` per image and finds nothing (time known)."""
+
+    def __init__(self, seconds: float = 0.05, **_: object) -> None:
+        self.seconds = float(seconds)
+
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        time.sleep(self.seconds)
+        return np.zeros((0, 5), np.float32)
+
+
 DUMMIES = {"dummy_sleep": Sleep, "dummy_alloc": Alloc, "dummy_oom": OutOfMemory}
 
 
 SLEEP, ALLOC, OOM = (f"{__name__}:{cls.__name__}" for cls in (Sleep, Alloc, OutOfMemory))  # as the harness names them
+SLEEP_DETECTOR = f"{__name__}:{SleepDetector.__name__}"
 
 
 def dummy_options(**options: dict) -> dict[str, dict]:

@@ -59,16 +59,20 @@ def test_mtcnn_on_darkface_sample(tmp_path):
 
 
 def test_benchmark_smoke(tmp_path):
-    import json
+    """A detector timed through the one harness (``efficiency run --detectors``)."""
+    import pandas as pd
 
-    from detectors.benchmark import main, parse_size, synthetic_image
+    from efficiency.cli import main
+    from efficiency.worker import benchmark_image
+    from lowlight_common.sizes import parse_size
 
     assert parse_size("1080x720") == (1080, 720)
-    img = synthetic_image(64, 48, seed=1)
+    img = benchmark_image(64, 48, seed=1)
     assert img.shape == (48, 64, 3) and img.dtype == np.uint8 and img.mean() < 60
-    np.testing.assert_array_equal(img, synthetic_image(64, 48, seed=1))
-    out = tmp_path / "bench.json"
-    args = "--size 64x48 --repeats 1 --warmup 0 --detector retinaface --device cpu"
-    assert main([*args.split(), "--out", str(out)]) == 0
-    res = json.loads(out.read_text())["results"][0]
-    assert res["detector"] == "retinaface" and res["images_per_s"] > 0
+    np.testing.assert_array_equal(img, benchmark_image(64, 48, seed=1))
+    out = tmp_path / "bench.csv"
+    args = "run --resolutions 64x48 --repeats 1 --warmup 0 --detectors retinaface --device cpu"
+    assert main([*args.split(), "-o", str(out)]) == 0
+    res = pd.read_csv(out).iloc[0]
+    assert res["method"] == "retinaface" and res["kind"] == "detector" and res["status"] == "ok"
+    assert res["median_s"] > 0 and res["weights"] == "released"

@@ -131,18 +131,22 @@ def test_checkpoint_in_weights_dir_loads_and_pins(tmp_path, caplog):
 
 
 def test_benchmark_csv_labels_random_weights(tmp_path):
+    """``efficiency run --detectors ... --random-weights-if-absent``: rows say random weights."""
     import csv
+    import json
 
-    from detectors.benchmark import main
+    from efficiency.cli import main
 
     out = tmp_path / "speed.csv"
-    args = "--size 64x48 --repeats 1 --warmup 0 --detector retinaface_mnet --device cpu"
-    missing = ["--option", f"weights_dir={tmp_path}"]  # no checkpoint there
-    assert main([*args.split(), *missing, "--random-weights-if-absent", "--csv", str(out)]) == 0
-    assert main([*args.split(), *missing, "--random-weights-if-absent", "--csv", str(out)]) == 0
+    args = "run --resolutions 32x24 64x48 --repeats 1 --warmup 0 --detectors retinaface_mnet --device cpu"
+    missing = ["--options-json", json.dumps({"retinaface_mnet": {"weights_dir": str(tmp_path)}})]  # no checkpoint there
+    assert main([*args.split(), *missing, "--random-weights-if-absent", "-o", str(out)]) == 0
     rows = list(csv.DictReader(out.open()))
-    assert len(rows) == 2 and rows[0]["detector"] == "retinaface_mnet"
+    assert len(rows) == 2 and rows[0]["method"] == "retinaface_mnet" and rows[0]["kind"] == "detector"
     assert rows[0]["weights"].startswith("random (seed 0; checkpoint absent")
     assert float(rows[0]["peak_mem_mb"]) > 0 and float(rows[0]["median_s"]) > 0
-    with pytest.raises(WeightsError, match="not found"):  # without the flag: the named error
-        main([*args.split(), *missing])
+    # without the flag: the named error, in the cell's row
+    assert main([*args.split(), *missing, "-o", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["status"] == "error" and "WeightsError" in rows[0]["note"] and "not found" in rows[0]["note"]
+    assert rows[1]["status"] == "skipped"

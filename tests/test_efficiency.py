@@ -8,7 +8,7 @@ import pytest
 
 from efficiency.runner import BenchmarkSettings, run_benchmark, run_cell
 from efficiency.scaling import compare_runs, fit_exponent, scaling_table
-from tests.efficiency_dummies import ALLOC, OOM, SLEEP, dummy_options
+from tests.efficiency_dummies import ALLOC, OOM, SLEEP, SLEEP_DETECTOR, dummy_options
 
 SMALL = ((64, 48), (128, 96))
 
@@ -112,3 +112,109 @@ def test_status_changes_lists_cells_that_flipped():
     changed = status_changes(a, b)
     assert changed[["width", "status_a", "status_b"]].values.tolist() == [[2, "ok", "over_budget"]]
     assert status_changes(a, a).empty
+
+
+def _detector(seconds: float = 0.05) -> dict:
+    return {"kind": "detector", "method": SLEEP_DETECTOR, "seconds": seconds}
+
+
+def test_a_detector_label_is_timed_by_the_same_loop():
+    settings = BenchmarkSettings(warmup=1, repeats=3, method_options={"det": _detector(0.1)})
+    result = run_cell("det", 64, 48, settings)
+    assert result["status"] == "ok" and result["runs"] == 3 and result["weights"] == "released"
+    assert 0.1 <= result["median_s"] < 0.2
+    budget = run_cell("det", 64, 48, BenchmarkSettings(warmup=1, repeats=5, budget_s=0.05, method_options={"det": _detector(0.1)}))
+    assert budget["status"] == "over_budget" and budget["runs"] == 1
+    bad = run_cell("det", 64, 48, BenchmarkSettings(repeats=1, method_options={"det": {"kind": "detectr"}}))
+    assert bad["status"] == "error" and "unknown kind 'detectr'" in bad["note"]
+
+
+def test_the_reference_is_paired_only_with_labels_of_its_kind():
+    from efficiency.runner import cell_spec
+
+    options = {"ref": {"method": SLEEP, "seconds": 0.01}, "enh": {"method": SLEEP, "seconds": 0.01},
+               "det": _detector(0.01), "det_ref": _detector(0.01)}
+    settings = BenchmarkSettings(warmup=0, repeats=2, interleave=True, reference="ref", method_options=options)
+    assert cell_spec("enh", 8, 8, settings)["pair_with"]["label"] == "ref"
+    assert "pair_with" not in cell_spec("det", 8, 8, settings)  # no detector over an enhancer
+    result = run_cell("det", 8, 8, settings)
+    assert result["status"] == "ok" and "pair_ratios" not in result
+    detectors = BenchmarkSettings(warmup=0, repeats=2, interleave=True, reference="det_ref", method_options=options)
+    paired = run_cell("det", 8, 8, detectors)
+    assert paired["paired_with"] == "det_ref" and len(paired["pair_ratios"]) == 2
+    assert "pair_with" not in cell_spec("enh", 8, 8, detectors)
+
+
+def test_interleaved_ratios_stay_within_a_kind():
+    from efficiency.interleave import run_interleaved
+
+    def measure(method, width, height, settings):
+        seconds = {"ref": 1.0, "enh": 2.0, "det": 3.0}[method]
+        return {"status": "ok", "times_s": [seconds], "median_s": seconds, "peak_mem_mb": 1.0, "baseline_mem_mb": 0.0}
+
+    options = {"det": _detector()}
+    settings = BenchmarkSettings(resolutions=((10, 10),), rounds=2, interleave=True, reference="ref", method_options=options)
+    frame = run_interleaved(["ref", "enh", "det"], settings, progress=lambda _: None, measure=measure).set_index("method")
+    assert frame.loc["enh", "ratio"] == pytest.approx(2.0) and frame.loc["enh", "kind"] == "enhancer"
+    assert np.isnan(frame.loc["det", "ratio"]) and frame.loc["det", "kind"] == "detector"
+    from efficiency.interleave import choose_reference
+
+    medians = {"det": {(10, 10): 0.1}, "enh": {(10, 10): 5.0}}
+    unset = BenchmarkSettings(method_options=options)
+    assert choose_reference(["det", "enh"], unset, medians, learned=lambda m: True) == "enh"  # not the cheaper detector
+
+
+def _photo(path):
+    from lldata.imageio import write_png
+
+    rng = np.random.default_rng(3)
+    write_png(path, rng.integers(0, 255, (30, 40, 3), dtype=np.uint8))
+    return path
+
+
+def test_image_option_times_the_photo_resized(tmp_path):
+    from PIL import Image
+
+    from efficiency.runner import cached_image, cell_spec
+    from efficiency.worker import benchmark_image, photo_frame
+    from lldata.imageio import read_rgb
+
+    photo = _photo(tmp_path / "photo.png")
+    frame = photo_frame(photo, 20, 16)
+    expected = np.asarray(Image.fromarray(read_rgb(photo)).resize((20, 16), Image.Resampling.BILINEAR))
+    np.testing.assert_array_equal(frame, expected)
+    cached = cached_image(20, 16, tmp_path, photo)
+    np.testing.assert_array_equal(np.load(cached), frame)
+    assert cached != cached_image(20, 16, tmp_path)  # the synthetic frame of the size is another file
+    assert not np.array_equal(np.load(cached_image(20, 16, tmp_path)), frame)
+    assert np.array_equal(np.load(cached_image(20, 16, tmp_path)), benchmark_image(20, 16))
+    settings = BenchmarkSettings(warmup=0, repeats=1, image_path=str(photo), method_options={"det": _detector(0.01)})
+    assert cell_spec("det", 20, 16, settings)["photo"] == str(photo)
+    assert run_cell("det", 20, 16, settings)["status"] == "ok"  # no cache: the child resizes the photo itself
+    with pytest.raises(ValueError, match="missing.png: file not found"):
+        photo_frame(tmp_path / "missing.png", 8, 8)
+
+
+def test_run_detectors_from_the_command_line(tmp_path, capsys):
+    import json
+
+    from efficiency.cli import main
+
+    photo = _photo(tmp_path / "photo.png")
+    out = tmp_path / "det.csv"
+    options = json.dumps({"det": _detector(0.01), "enh": {"method": SLEEP, "seconds": 0.01}})
+    argv = ["run", "--methods", "enh", "--detectors", "det", "--resolutions", "16x12", "--repeats", "1", "--warmup", "0",
+            "--options-json", options, "--image", str(photo), "-o", str(out)]
+    assert main(argv) == 0
+    rows = pd.read_csv(out).set_index("method")
+    assert rows["status"].tolist() == ["ok", "ok"] and rows.loc["det", "kind"] == "detector"
+    assert rows.loc["enh", "kind"] == "enhancer" and set(rows["image"]) == {str(photo)}
+    assert rows.loc["det", "weights"] == "released" and pd.isna(rows.loc["enh", "weights"])
+    bad = ["run", "--detectors", "det", "--image", str(tmp_path / "none.png"), "-o", str(tmp_path / "x.csv")]
+    assert main(bad) == 2 and "none.png: file not found" in capsys.readouterr().err
+    assert main(["run", "-o", str(tmp_path / "x.csv")]) == 2 and "--methods and/or --detectors" in capsys.readouterr().err
+    assert main(["run", "--methods", "he", "--detectors", "he", "-o", str(tmp_path / "x.csv")]) == 2
+    assert "both --methods and --detectors" in capsys.readouterr().err
+    wrong = json.dumps({"det": {"kind": "enhancer"}})
+    assert main(["run", "--detectors", "det", "--options-json", wrong, "-o", str(tmp_path / "x.csv")]) == 2
+    assert not (tmp_path / "x.csv").exists()
