@@ -1,4 +1,4 @@
-"""``enhance`` command line, ``enhance_folder`` and the speed script (smoke size only)."""
+"""``enhance`` command line, ``enhance_folder`` and timing methods with ``efficiency run`` (smoke size only)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from conftest import shared_path
 
 import enhancers
-from enhancers import cli, speed
+from enhancers import cli
 from lldata.imageio import read_rgb, write_png
 
 
@@ -139,10 +139,17 @@ def test_console_script_is_installed() -> None:
 
 
 def test_speed_script_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "speed.json"
-    code = speed.main(
+    """Methods timed through the one harness (``efficiency run``; was ``enhancers.speed``)."""
+    import pandas as pd
+
+    from efficiency.cli import main
+
+    out = tmp_path / "speed.csv"
+    options = {"gamma": {"gamma": 3}, "zero_dce": {"weights_dir": str(tmp_path / "no_weights")}}
+    code = main(
         [
-            "--size",
+            "run",
+            "--resolutions",
             "24x16",
             "--methods",
             "gamma",
@@ -154,17 +161,16 @@ def test_speed_script_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
             "1",
             "--device",
             "cpu",
-            "--weights-dir",
-            str(tmp_path / "no_weights"),
-            "--json",
+            "--options-json",
+            json.dumps(options),
+            "-o",
             str(out),
-            "--option",
-            "gamma.gamma=3",
         ]
     )
     assert code == 0
-    rows = {r["method"]: r for r in json.loads(out.read_text())["rows"]}
-    assert rows["gamma"]["status"] == "ok" and rows["lime"]["status"] == "ok"
-    assert rows["gamma"]["median_s"] >= 0 and rows["lime"]["repeats"] == 2
-    assert rows["zero_dce"]["status"] == "skipped" and "Epoch99.pth" in rows["zero_dce"]["reason"]
-    assert "skipped" in capsys.readouterr().out
+    rows = pd.read_csv(out).set_index("method")
+    assert rows.loc["gamma", "status"] == "ok" and rows.loc["lime", "status"] == "ok"
+    assert rows.loc["gamma", "median_s"] >= 0 and rows.loc["lime", "runs"] == 2
+    # a method that cannot be created here is a row with the reason, not the end of the run
+    assert rows.loc["zero_dce", "status"] == "error" and "Epoch99.pth" in rows.loc["zero_dce", "note"]
+    assert "error" in capsys.readouterr().out
