@@ -26,9 +26,10 @@ def shared_dir() -> Path:
     return shared_path()
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True, scope="module")
 def _one_torch_thread_per_worker():
-    """`make test` runs one pytest worker per core; more threads per worker only oversubscribe."""
+    """`make test` runs one pytest worker per core; more threads per worker only oversubscribe.
+    Module scope: a test that tries another thread count cannot leak it into the next module."""
     try:
         import torch
     except ImportError:

@@ -22,15 +22,6 @@ from enhancers.cli import main as enhance_main
 from lldata.imageio import write_png
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: extra threads only add contention on the shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def two_threads():
     """Two threads, as on a 2-core machine: the batch dependence of PyTorch's CPU kernels comes

@@ -21,15 +21,6 @@ from diffll.inference import Enhancer
 from diffll.model import DiffLL
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors: extra threads only add contention on the shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def perturbed_small_model(seed: int) -> DiffLL:
     """Small network with every parameter moved off its initial value."""
     torch.manual_seed(seed)

@@ -19,16 +19,6 @@ from diffll.config import DiffLLConfig
 from diffll.model import DiffLL
 from diffll.padding import pad_to_multiple
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors: extra threads only add contention on the shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 pytestmark = pytest.mark.shared
 ATOL = 1e-4
 CASES = ["case_0_64x96.npz", "case_1_45x70.npz"]

@@ -22,15 +22,6 @@ from diffll.tiling import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors: extra threads only add contention on the shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def small_model(seed: int = 0) -> DiffLL:
     torch.manual_seed(seed)
     model = DiffLL(DiffLLConfig.small())

@@ -8,16 +8,6 @@ import torch
 
 from diffll.wavelet import dwt, dwt_multilevel, idwt, idwt_multilevel
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors: extra threads only add contention on the shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # The spec's bands for one 2x2 block [a, b, c, d] = [(even,even), (odd,even), (even,odd),
 # (odd,odd)] (row, col), as rows of a matrix: LL, HL, LH, HH.
 HAAR = 0.5 * np.array(
