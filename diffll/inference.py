@@ -216,9 +216,11 @@ class Enhancer:
     def max_batch(self, height: int, width: int, requested: int | str = "auto") -> int:
         """Images of ``height x width`` per forward.
 
-        ``"auto"``: 1 on CPU (two cores gain nothing from batching, measured with ``python -m
-        diffll.benchmarks``); on CUDA the largest batch up to :data:`MAX_AUTO_BATCH` whose memory
-        estimate fits 80% of the free memory. An integer is taken as given (>= 1).
+        ``"auto"``: 1 on CPU (two cores gain nothing from batching, measured with
+        ``efficiency run --diffll-modes fp32 bf16 --batch-sizes 1 2``,
+        docs/results/diffll_modes_cpu.csv); on CUDA the largest batch up to
+        :data:`MAX_AUTO_BATCH` whose memory estimate fits 80% of the free memory. An integer is
+        taken as given (>= 1).
         """
         if requested != "auto":
             n = int(requested)

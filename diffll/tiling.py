@@ -35,8 +35,8 @@ HFRM_HALO = 16
 
 # Live activations other than the attention scores, in values per input pixel. Calibrated on
 # the full config at 512x512 on CPU: peak RSS minus RSS before the forward was 358 MB in fp32
-# (about 341 values per pixel) and 156 MB in bf16 (`python -m diffll.benchmarks --sizes 512x512
-# --repeats 1 --warmup 0 --device cpu --threads 1`); rounded up for allocator slack. Most of it
+# (about 341 values per pixel) and 156 MB in bf16 (measured with the former diffll.benchmarks
+# script at 512x512, threads 1, one repeat); rounded up for allocator slack. Most of it
 # is the level-1 HFRM: several 64-wide maps at a quarter of the pixels for each of 3 bands.
 _ACTIVATION_VALUES_PER_PIXEL = 400
 # The UNet alone, per position of the low band it runs on (1/16 of the pixels), with a fused

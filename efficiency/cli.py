@@ -3,6 +3,8 @@
     efficiency run --methods raw clahe zero_dce --resolutions 600x400 1280x720 --device cpu -o cpu.csv
     efficiency run --detectors retinaface dsfd --resolutions 1080x720 --image photo.png -o det.csv
     efficiency run --interleave --rounds 5 --threads 1 --methods ... -o cpu.csv   # side by side, ratios to a reference
+    efficiency run --diffll-modes fp32 bf16 bf16-compile --batch-sizes 1 4 --resolutions 600x400 -o diffll.csv
+                                                 # DiffLL's modes against its fp32 path: speed, memory, PSNR
     efficiency compare first.csv second.csv      # do two runs agree within 15% (cells > 50 ms)?
                                                  # (on the ratios when both runs are interleaved)
 """
@@ -47,9 +49,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         options = json.loads(args.options_json) if args.options_json else {}
         if not isinstance(options, dict):
             raise ValueError(f"--options-json must be an object of label: options, not {args.options_json!r}")
-        labels = list(args.methods) + list(args.detectors)
+        reference, psnr_reference = args.reference or None, args.psnr_against or None
+        diffll = []
+        if args.diffll_modes:
+            from efficiency.diffll_modes import REFERENCE_LABEL, diffll_labels
+
+            modes = diffll_labels(args.diffll_modes, args.batch_sizes, options.get("diffll"))
+            taken = sorted(set(modes) & (set(args.methods) | set(args.detectors)))
+            if taken:
+                raise ValueError(f"label(s) {', '.join(taken)} given with --methods/--detectors and made by --diffll-modes")
+            options.update(modes)
+            diffll = list(modes)
+            psnr_reference = psnr_reference or REFERENCE_LABEL
+            reference = reference or (REFERENCE_LABEL if args.interleave else None)
+        elif args.batch_sizes != [1]:
+            raise ValueError("--batch-sizes goes with --diffll-modes (other labels: a batch_size option in --options-json)")
+        labels = list(args.methods) + diffll + list(args.detectors)
         if not labels:
-            raise ValueError("nothing to measure: give --methods and/or --detectors")
+            raise ValueError("nothing to measure: give --methods, --diffll-modes and/or --detectors")
         both = sorted(set(args.methods) & set(args.detectors))
         if both:
             raise ValueError(f"label(s) {', '.join(both)} given to both --methods and --detectors")
@@ -63,7 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     settings = BenchmarkSettings(device=args.device, warmup=args.warmup, repeats=args.repeats, rounds=args.rounds, budget_s=args.budget,
                                  timeout_s=args.timeout, threads=args.threads or None, min_time_s=args.min_time, interleave=args.interleave,
-                                 reference=args.reference or None, pairing=args.pairing, seed=args.seed, method_options=options,
+                                 reference=reference, pairing=args.pairing, seed=args.seed, method_options=options,
+                                 psnr_reference=psnr_reference,
                                  image_path=str(args.image) if args.image else None)
     if resolutions:
         settings.resolutions = resolutions
@@ -77,7 +95,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     write_csv(frame, args.output)
-    shown = frame[["method", "width", "height", "status", "median_s", "peak_mem_mb"] + (["ratio", "ratio_low", "ratio_high"] if settings.interleave else [])]
+    shown = frame[["method", "width", "height", "status", "median_s", "peak_mem_mb"] + (["ratio", "ratio_low", "ratio_high"] if settings.interleave else [])
+                  + (["psnr_db"] if psnr_reference else [])]
     print(shown.to_string(index=False))
     print(scaling_table(frame).to_string(index=False))
     return 0
@@ -158,6 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", nargs="+", default=[], help="enhancement-method labels (registry names or --options-json labels)")
     p.add_argument("--detectors", nargs="+", default=[],
                    help="face-detector labels (detectors registry; timed as detector.detect, kind 'detector' in the CSV)")
+    p.add_argument("--diffll-modes", nargs="+", choices=["fp32", "bf16", "bf16-compile"],
+                   help="DiffLL's inference modes as labels (diffll_fp32, diffll_bf16, ...; shared options from the "
+                        "'diffll' entry of --options-json), against the fp32 path: ratio reference with --interleave, PSNR reference")
+    p.add_argument("--batch-sizes", nargs="+", type=int, default=[1],
+                   help="with --diffll-modes: images per call for every mode (seconds per image reported; label suffix _bN)")
+    p.add_argument("--psnr-against", help="PSNR of every enhancer's output against this label's on the same frame (psnr_db column)")
     p.add_argument("--random-weights-if-absent", action="store_true",
                    help="a detector whose checkpoint is absent is timed on seeded random weights (CSV weights column says so)")
     p.add_argument("--image", help="time this photo resized (bilinear) to each resolution instead of the synthetic frame (CSV image column)")

@@ -27,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from efficiency.fidelity import add_psnr
 from efficiency.runner import (
     COLUMNS,
     BenchmarkSettings,
@@ -200,7 +201,7 @@ def interleaved_table(methods: list[str], settings: BenchmarkSettings, bases: di
             row["ratio_low"] = row["ratio_high"] = float("nan")
         row["ratio_pairs"] = int(ratios.size)
         row["ratio_spread"] = float(per_visit.max() / per_visit.min() - 1) if per_visit.size else float("nan")
-    return pd.DataFrame(list(rows.values()), columns=COLUMNS)
+    return add_psnr(pd.DataFrame(list(rows.values()), columns=COLUMNS), settings.psnr_reference, settings.output_dir)
 
 
 def run_interleaved(methods: list[str], settings: BenchmarkSettings, progress: Callable[[str], object] = print,

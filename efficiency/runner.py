@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from efficiency.worker import label_kind
+from efficiency.fidelity import add_psnr, output_path
+from efficiency.worker import batch_size_of, label_kind
 from lldata.atomic import atomic_write
 from lowlight_common.devices import cpu_model
 
@@ -49,7 +50,7 @@ COLUMNS = [
     "date", "status", "runs", "rounds", "median_s", "min_s", "max_s", "iqr_s", "round_spread",
     "peak_mem_mb", "baseline_mem_mb", "mem_kind", "threads", "min_time_s", "interleaved", "seed",
     "reference", "pairing", "ratio", "ratio_low", "ratio_high", "ratio_pairs", "ratio_spread", "visit_s", "visit_ratio", "note",
-    "kind", "image", "weights",
+    "kind", "image", "weights", "batch_size", "psnr_db", "psnr_reference",
 ]
 
 
@@ -70,6 +71,8 @@ class BenchmarkSettings:
     seed: int = 0  # visit order and bootstrap
     image_dir: str | None = None  # where the benchmark frames are cached (.npy); None: each child makes its own
     image_path: str | None = None  # a photo resized (bilinear) to each size instead of the synthetic frame
+    psnr_reference: str | None = None  # each enhancer's output is compared with this label's (efficiency.fidelity)
+    output_dir: str | None = None  # where children save outputs for the PSNR; None: with the cached frames
     bootstrap: int = 2000  # resamples of the rounds for the ratio's interval
     method_options: dict[str, dict] = field(default_factory=dict)
 
@@ -137,6 +140,8 @@ def cell_spec(method: str, width: int, height: int, settings: BenchmarkSettings)
         "device": settings.device, "warmup": settings.warmup, "repeats": settings.repeats, "budget_s": settings.budget_s,
         "threads": threads, "min_time_s": settings.min_time_s,
     }
+    if settings.psnr_reference and settings.output_dir and kind_of(method, settings) == "enhancer":
+        spec["output"] = str(output_path(settings.output_dir, method, width, height))
     partner = pair_reference(settings)
     if partner and partner != method and kind_of(partner, settings) == kind_of(method, settings):
         ref_options = dict(settings.method_options.get(partner, {}))
@@ -209,7 +214,18 @@ def cell_base(method: str, width: int, height: int, settings: BenchmarkSettings,
         "torch_version": torch_version, "date": date, "threads": settings.threads,
         "min_time_s": settings.min_time_s, "interleaved": settings.interleave,
         "kind": kind_of(method, settings), "image": settings.image_path or "synthetic",
+        "batch_size": batch_size_of(settings.method_options.get(method, {})) if kind_of(method, settings) == "enhancer" else None,
     }
+
+
+def check_labels(methods: list[str], settings: BenchmarkSettings) -> None:
+    """Settings that cannot work are errors before any child starts: a bad ``batch_size`` or
+    ``kind``, or a PSNR reference that is not a benchmarked enhancer."""
+    for method in methods:
+        batch_size_of(settings.method_options.get(method, {}))
+    reference = settings.psnr_reference
+    if reference and (reference not in methods or kind_of(reference, settings) != "enhancer"):
+        raise ValueError(f"PSNR reference {reference!r} is not among the benchmarked enhancement methods: {', '.join(methods)}")
 
 
 def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=print, partial_csv: str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -217,9 +233,14 @@ def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=prin
     after each cell, so an interrupted benchmark keeps what it measured. Later rounds revisit
     the cells that were ``ok`` in the first. ``settings.interleave`` hands the grid to
     :func:`efficiency.interleave.run_interleaved` instead."""
+    check_labels(methods, settings)
     if settings.image_dir is None:  # one frame per size for the whole run, removed afterwards
         with tempfile.TemporaryDirectory(prefix="efficiency-frames-") as frames:
             return run_benchmark(methods, dataclasses.replace(settings, image_dir=frames), progress, partial_csv)
+    if settings.psnr_reference and settings.output_dir is None:
+        outputs = Path(settings.image_dir) / "outputs"
+        outputs.mkdir(exist_ok=True)
+        settings = dataclasses.replace(settings, output_dir=str(outputs))
     if settings.interleave:
         from efficiency.interleave import run_interleaved
 
@@ -232,7 +253,7 @@ def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=prin
 
     def table() -> pd.DataFrame:
         rows = [{**base, **{k: v for k, v in pool_rounds(results).items() if k != "times_s"}} for base, results in cells]
-        return pd.DataFrame(rows, columns=COLUMNS)
+        return add_psnr(pd.DataFrame(rows, columns=COLUMNS), settings.psnr_reference, settings.output_dir)
 
     for method in methods:
         stop_reason = None

@@ -20,6 +20,17 @@ the count the child actually ran with is reported back, so the CSV records it. `
 repeats a cheap method until its timed runs add up to that many seconds: one visit's median
 then rests on many runs instead of one, which matters for a cheap reference method.
 
+``batch_size`` in an enhancer label's options (e.g. ``{"diffll_bf16_b4": {"method": "diffll",
+"precision": "bf16", "batch_size": 4}}``) times ``method.enhance_many`` on that many copies of the
+frame in one call (one forward for methods that batch, a loop for the others); the times reported
+are per image (a call's time over the batch size), so a batched label's ratio to a per-image
+reference is its cost per image.
+
+``output`` (a path) asks the child to save the method's output (the first image of a batch) as
+an .npy file once timing and memory are read, from one extra untimed call, so that the parent
+can compare it with a reference label's output (:mod:`efficiency.fidelity`). The file is not
+rewritten when it exists: the first visit's output stands for the cell.
+
 ``pair_with`` (``{"label", "method", "options"}``) times a reference method in the same process,
 alternating with the method's timed runs: reference, method, reference, method, ..., reference.
 Each method run's ratio is to the geometric mean of the reference runs just before and after it,
@@ -42,7 +53,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lowlight_common.memory import peak_rss_bytes  # VmHWM; shared with diffll.benchmarks
+from lowlight_common.memory import peak_rss_bytes  # VmHWM
 
 MAX_RUNS = 200  # cap on timed runs of one visit when min_time_s asks for more
 KINDS = ("enhancer", "detector")  # what a label's options may say it is ("kind")
@@ -141,14 +152,34 @@ def weights_label(detector) -> str:
     return "released"
 
 
+def batch_size_of(options: dict) -> int:
+    """The images per timed call of a label (its options' ``batch_size``, default 1)."""
+    value = options.get("batch_size", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"batch_size must be a positive integer, not {value!r}")
+    if value > 1 and label_kind(options) != "enhancer":
+        raise ValueError("batch_size applies to enhancement methods only")
+    return value
+
+
 def prepare(label: str, options: dict, device: str, image: np.ndarray) -> tuple[Callable[[], object], dict]:
     """The zero-argument call to time for a label (its kind decides which), and the fields it
-    adds to the result (a detector's ``weights``)."""
+    adds to the result (a detector's ``weights``, an enhancer's ``batch_size``). An enhancer's
+    call returns its output image (the first of a batch)."""
     if label_kind(options) == "detector":
         detector = create_detector_for(label, options, device)
         return (lambda: detector.detect(image)), {"weights": weights_label(detector)}
+    options = dict(options)
+    batch = batch_size_of(options)
+    options.pop("batch_size", None)
     method = create(label, options, device)
-    return (lambda: method.enhance(image)), {}
+    if batch == 1:
+        return (lambda: method.enhance(image)), {"batch_size": 1}
+    frames, names = [image] * batch, [None] * batch
+    many = getattr(method, "enhance_many", None)  # a module:Class plug-in may not batch
+    if many is None:
+        return (lambda: [method.enhance(frame) for frame in frames][0]), {"batch_size": batch}
+    return (lambda: many(frames, names)[0]), {"batch_size": batch}
 
 
 def _is_plugin(spec: dict) -> bool:
@@ -197,6 +228,7 @@ def measure(spec: dict) -> dict:
     else:
         image = benchmark_image(spec["width"], spec["height"])
     run, extra = prepare(spec["method"], spec.get("options", {}), device, image)
+    batch = int(extra.get("batch_size", 1))
     if spec.get("threads") and "cv2" in sys.modules:  # OpenCV keeps its own thread pool
         sys.modules["cv2"].setNumThreads(int(spec["threads"]))
     pair = spec.get("pair_with")
@@ -204,13 +236,41 @@ def measure(spec: dict) -> dict:
     def reference() -> Callable[[], object]:
         return prepare(pair["method"], pair.get("options", {}), device, image)[0]
 
-    return {**_timed(spec, run, reference if pair else None, cuda, torch), **extra}
+    ref_batch = batch_size_of(pair.get("options", {})) if pair else 1
+    result = {**_timed(spec, run, reference if pair else None, cuda, torch, batch, ref_batch), **extra}
+    if spec.get("output") and result["status"] == "ok" and not os.path.exists(spec["output"]):
+        save_output(run(), spec["output"])
+    return result
 
 
-def _timed(spec: dict, run: Callable[[], object], reference: Callable[[], Callable[[], object]] | None, cuda: bool, torch) -> dict:
+def save_output(image, path: str) -> None:
+    """One output image as float32 ``H x W x 3`` in an .npy file, written whole or not at all."""
+    from lldata.atomic import atomic_write
+
+    with atomic_write(path, "wb") as handle:
+        np.save(handle, np.asarray(image, dtype=np.float32))
+
+
+def _timed(spec: dict, run: Callable[[], object], reference: Callable[[], Callable[[], object]] | None, cuda: bool, torch,
+           per_call: int = 1, ref_per_call: int = 1) -> dict:
     """The timing loop shared by every kind: warm-up, timed runs until ``repeats`` and
     ``min_time_s`` are met or the budget stops them, and with ``reference`` (which creates the
-    reference's call) the runs alternate with the reference's."""
+    reference's call) the runs alternate with the reference's. The times returned are per
+    image: a call's time over ``per_call`` (the batch size; ``ref_per_call`` the reference's);
+    budget and ``min_time_s`` apply to whole calls."""
+    result = _timed_calls(spec, run, reference, cuda, torch)
+    if per_call > 1:
+        for key in ("median_s", "min_s", "max_s", "iqr_s"):
+            result[key] /= per_call
+        result["times_s"] = [t / per_call for t in result["times_s"]]
+    if "pair_ratios" in result and per_call != ref_per_call:
+        result["pair_ratios"] = [q * ref_per_call / per_call for q in result["pair_ratios"]]
+        result["reference_times_s"] = [t / ref_per_call for t in result["reference_times_s"]]
+    return result
+
+
+def _timed_calls(spec: dict, run: Callable[[], object], reference: Callable[[], Callable[[], object]] | None, cuda: bool,
+                 torch) -> dict:
     clock = _Clock(cuda, torch)
     budget = float(spec.get("budget_s", float("inf")))
     baseline_mb = _rss_now_mb()

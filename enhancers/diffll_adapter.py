@@ -25,7 +25,8 @@ class DiffLLMethod(Method):
     """Options: ``checkpoint`` (else env ``DIFFLL_CHECKPOINT``, else the project's shipped model
     ``models/diffll-sice``, see :mod:`diffll.shipped`), ``steps`` (DDIM steps, default
     the checkpoint's), ``seed``, ``precision`` (fp32 | bf16), ``tile`` (None | int | "auto") and ``tile_mode``
-    (strips | blend, see :meth:`diffll.inference.Enhancer.choose_tile`)."""
+    (strips | blend, see :meth:`diffll.inference.Enhancer.choose_tile`) and ``compile``
+    (``torch.compile`` the networks: minutes of compilation on first use, for long runs)."""
 
     def __init__(
         self,
@@ -38,6 +39,7 @@ class DiffLLMethod(Method):
         precision: str = "fp32",
         tile: int | str | None = "auto",
         tile_mode: str = "strips",
+        compile: bool = False,
     ) -> None:
         from diffll.shipped import resolve_checkpoint
 
@@ -54,7 +56,8 @@ class DiffLLMethod(Method):
             raise ImportError(f"diffll: the diffll package cannot be imported ({exc})") from exc
         dev = resolve_device(device)
         self.model = diffll.load(
-            path, device=dev, precision=precision, tile=tile, steps=steps, tile_mode=tile_mode
+            path, device=dev, precision=precision, tile=tile, steps=steps, tile_mode=tile_mode,
+            compile=compile,
         )
         self.seed = int(seed)
         params = sum(p.numel() for p in self.model.model.parameters())
@@ -66,6 +69,7 @@ class DiffLLMethod(Method):
             precision=self.model.precision,
             tile=tile,
             tile_mode=tile_mode,
+            compile=compile,
             parameters=params,
         )
         super().__init__(info, dev)
@@ -79,6 +83,7 @@ class DiffLLMethod(Method):
         precision: str = "fp32",
         tile: int | str | None = "auto",
         tile_mode: str = "strips",
+        compile: bool = False,
         parameters: int | None = None,
     ) -> MethodInfo:
         return MethodInfo(
@@ -104,6 +109,7 @@ class DiffLLMethod(Method):
                 "precision": precision,
                 "tile": tile,
                 "tile_mode": tile_mode,
+                "compile": bool(compile),
             },
         )
 

@@ -106,7 +106,7 @@ def efficiency_frames(layout: Layout, extra_csvs: list[Path], this_run: bool) ->
 
 
 def diffll_speed_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """fp32 eager (the authors' path) against the fast modes, from ``python -m diffll.benchmarks``.
+    """fp32 eager (the authors' path) against the fast modes, from CSVs of the former ``diffll.benchmarks`` script.
 
     One row per (size, mode): median seconds, speed-up and peak memory relative to fp32 at the
     same size, and the PSNR of the mode's output against the fp32 output.

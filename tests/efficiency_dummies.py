@@ -44,6 +44,17 @@ class Alloc:
         return image
 
 
+class Offset:
+    """Adds ``offset`` to the [0, 1] image (unclipped): a PSNR of exactly 20 dB against
+    ``offset=0`` for ``offset=0.1``, to check the output comparison."""
+
+    def __init__(self, offset: float = 0.0, **_: object) -> None:
+        self.offset = float(offset)
+
+    def enhance(self, image: np.ndarray) -> np.ndarray:
+        return image.astype(np.float64) / 255.0 + self.offset
+
+
 class OutOfMemory:
     """Always fails like an allocation that does not fit (to test that OOM is a result)."""
 
@@ -70,6 +81,7 @@ DUMMIES = {"dummy_sleep": Sleep, "dummy_alloc": Alloc, "dummy_oom": OutOfMemory}
 
 SLEEP, ALLOC, OOM = (f"{__name__}:{cls.__name__}" for cls in (Sleep, Alloc, OutOfMemory))  # as the harness names them
 SLEEP_DETECTOR = f"{__name__}:{SleepDetector.__name__}"
+OFFSET = f"{__name__}:{Offset.__name__}"
 
 
 def dummy_options(**options: dict) -> dict[str, dict]:

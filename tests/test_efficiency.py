@@ -212,7 +212,7 @@ def test_run_detectors_from_the_command_line(tmp_path, capsys):
     assert rows.loc["det", "weights"] == "released" and pd.isna(rows.loc["enh", "weights"])
     bad = ["run", "--detectors", "det", "--image", str(tmp_path / "none.png"), "-o", str(tmp_path / "x.csv")]
     assert main(bad) == 2 and "none.png: file not found" in capsys.readouterr().err
-    assert main(["run", "-o", str(tmp_path / "x.csv")]) == 2 and "--methods and/or --detectors" in capsys.readouterr().err
+    assert main(["run", "-o", str(tmp_path / "x.csv")]) == 2 and "--diffll-modes and/or --detectors" in capsys.readouterr().err
     assert main(["run", "--methods", "he", "--detectors", "he", "-o", str(tmp_path / "x.csv")]) == 2
     assert "both --methods and --detectors" in capsys.readouterr().err
     wrong = json.dumps({"det": {"kind": "enhancer"}})
