@@ -26,6 +26,8 @@ _LAZY = {
     "list_methods": "enhancers.registry",
     "method_info": "enhancers.registry",
     "method_options": "enhancers.registry",
+    "register_method": "enhancers.registry",
+    "unregister_method": "enhancers.registry",
     "WeightsError": "enhancers.weights",
 }
 

@@ -10,9 +10,10 @@ module converts at the boundary so that no method repeats the checks.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import inspect
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -130,10 +131,69 @@ class Method:
     ``enhance`` validates the input, calls the native implementation and clips to [0, 1]:
     some published networks (RUAS-lol, URetinex-Net) overshoot, and every consumer downstream
     expects an image.
+
+    Metadata are class attributes (``name``, ``family``, ``paper``, ``description``, ...), read by
+    ``enhance --list`` without building anything; :meth:`describe` turns them and a set of options
+    into the :class:`MethodInfo` stored with results. A class with ``variants`` (SCI, RUAS) is
+    registered once per variant: the name gets ``_<variant>``, ``{variant}`` in ``weights_files``
+    and ``{trained_on}`` in ``description`` are filled in.
     """
+
+    name: ClassVar[str] = ""
+    family: ClassVar[Family] = "classical"
+    needs_gpu: ClassVar[bool] = False
+    deterministic: ClassVar[bool] = True
+    parameters: ClassVar[int | None] = 0  # learned methods count their network's
+    weights_files: ClassVar[tuple[str, ...]] = ()
+    paper: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    variants: ClassVar[Mapping[str, str]] = {}  # variant -> what it was trained on
 
     info: MethodInfo
     _generator: torch.Generator | None = None
+
+    # --- metadata -----------------------------------------------------------------------------
+    @classmethod
+    def default_options(cls) -> dict[str, Any]:
+        """The keyword-only arguments of ``__init__`` with their defaults (``variant`` included)."""
+        params = inspect.signature(cls.__init__).parameters.values()
+        return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+    @classmethod
+    def count_parameters(cls, options: Mapping[str, Any]) -> int | None:
+        """Learnable parameters with these options (networks override: counted, not typed in)."""
+        return cls.parameters
+
+    @classmethod
+    def describe(cls, **options: Any) -> MethodInfo:
+        """Metadata for these options (defaults for the rest), without loading any weights."""
+        if not getattr(cls, "name", ""):
+            raise TypeError(f"{cls.__qualname__}: set the class attribute 'name' (or override describe)")
+        opts = {**cls.default_options(), **options}
+        variant = opts.pop("variant", None)
+        trained_on = ""
+        if cls.variants:
+            if variant not in cls.variants:
+                raise ValueError(f"{cls.name}: variant must be one of {sorted(cls.variants)}, got {variant!r}")
+            trained_on = cls.variants[variant]
+        files = tuple(f.replace("{variant}", str(variant)) for f in cls.weights_files)
+        licence = None
+        if files:
+            from enhancers.weights import manifest
+
+            licence = "; ".join(sorted({manifest()[f].licence for f in files}))
+        return MethodInfo(
+            name=cls.name if variant is None else f"{cls.name}_{variant}",
+            family=cls.family,
+            needs_gpu=cls.needs_gpu,
+            deterministic=cls.deterministic,
+            parameters=cls.count_parameters({**opts, "variant": variant}),
+            weights_files=files,
+            weights_licence=licence,
+            paper=cls.paper,
+            description=cls.description.replace("{trained_on}", trained_on),
+            options=opts,
+        )
 
     def __init__(self, info: MethodInfo, device: torch.device) -> None:
         self.info = info

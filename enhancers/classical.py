@@ -12,7 +12,7 @@ import torch
 from scipy.optimize import brentq
 from skimage import color, exposure
 
-from enhancers.base import Method, MethodInfo, resolve_device
+from enhancers.base import Method, resolve_device
 
 # Rec. 709 / sRGB luma weights, applied to the stored (gamma-encoded) values.
 LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)
@@ -31,19 +31,12 @@ def _require(cond: bool, message: str) -> None:
 class Raw(Method):
     """The unprocessed input: the baseline every enhancer is compared with."""
 
+    name = "raw"
+    family = "identity"
+    description = "No enhancement: returns the input as float [0, 1]."
+
     def __init__(self, device: str | torch.device = "auto", weights_dir: str | None = None) -> None:
         super().__init__(self.describe(), resolve_device(device))
-
-    @classmethod
-    def describe(cls) -> MethodInfo:
-        return MethodInfo(
-            name="raw",
-            family="identity",
-            needs_gpu=False,
-            deterministic=True,
-            parameters=0,
-            description="No enhancement: returns the input as float [0, 1].",
-        )
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
         return image
@@ -59,6 +52,10 @@ class HistogramEqualisation(Method):
     the operation a pure per-pixel rescaling of the RGB triplet.
     """
 
+    name = "he"
+    paper = "Gonzalez & Woods, Digital Image Processing (histogram equalisation)"
+    description = "Global histogram equalisation (skimage) of the HSV value channel."
+
     def __init__(
         self,
         device: str | torch.device = "auto",
@@ -68,20 +65,7 @@ class HistogramEqualisation(Method):
     ) -> None:
         _require(int(nbins) >= 2, f"he: nbins must be >= 2, got {nbins}")
         self.nbins = int(nbins)
-        super().__init__(self.describe(nbins=nbins), resolve_device(device))
-
-    @classmethod
-    def describe(cls, nbins: int = 256) -> MethodInfo:
-        return MethodInfo(
-            name="he",
-            family="classical",
-            needs_gpu=False,
-            deterministic=True,
-            parameters=0,
-            paper="Gonzalez & Woods, Digital Image Processing (histogram equalisation)",
-            description="Global histogram equalisation (skimage) of the HSV value channel.",
-            options={"nbins": int(nbins)},
-        )
+        super().__init__(self.describe(nbins=self.nbins), resolve_device(device))
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
         hsv = color.rgb2hsv(image)
@@ -99,6 +83,13 @@ class CLAHE(Method):
     mapping; a and b stay float, which keeps colours exact.
     """
 
+    name = "clahe"
+    paper = "Zuiderveld, Contrast Limited Adaptive Histogram Equalization, Graphics Gems IV (1994)"
+    description = (
+        "CLAHE (cv2) on L of CIE Lab; clip_limit relative to the mean bin count, "
+        "tile x tile grid of contextual regions."
+    )
+
     def __init__(
         self,
         device: str | torch.device = "auto",
@@ -111,23 +102,8 @@ class CLAHE(Method):
         _require(int(tile) >= 1, f"clahe: tile must be >= 1, got {tile}")
         self.clip_limit = float(clip_limit)
         self.tile = int(tile)
-        super().__init__(self.describe(clip_limit=clip_limit, tile=tile), resolve_device(device))
-
-    @classmethod
-    def describe(cls, clip_limit: float = 2.0, tile: int = 8) -> MethodInfo:
-        return MethodInfo(
-            name="clahe",
-            family="classical",
-            needs_gpu=False,
-            deterministic=True,
-            parameters=0,
-            paper="Zuiderveld, Contrast Limited Adaptive Histogram Equalization, Graphics Gems IV (1994)",
-            description=(
-                "CLAHE (cv2) on L of CIE Lab; clip_limit relative to the mean bin count, "
-                "tile x tile grid of contextual regions."
-            ),
-            options={"clip_limit": float(clip_limit), "tile": int(tile)},
-        )
+        info = self.describe(clip_limit=self.clip_limit, tile=self.tile)
+        super().__init__(info, resolve_device(device))
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
         lab = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.float32), cv2.COLOR_RGB2Lab)
@@ -140,6 +116,9 @@ class CLAHE(Method):
 class Gamma(Method):
     """Fixed gamma curve ``out = in ** (1 / gamma)`` on each channel (gamma > 1 brightens)."""
 
+    name = "gamma"
+    description = "Per-channel power law out = in ** (1 / gamma)."
+
     def __init__(
         self,
         device: str | torch.device = "auto",
@@ -149,19 +128,7 @@ class Gamma(Method):
     ) -> None:
         _require(float(gamma) > 0, f"gamma: gamma must be > 0, got {gamma}")
         self.gamma = float(gamma)
-        super().__init__(self.describe(gamma=gamma), resolve_device(device))
-
-    @classmethod
-    def describe(cls, gamma: float = 2.2) -> MethodInfo:
-        return MethodInfo(
-            name="gamma",
-            family="classical",
-            needs_gpu=False,
-            deterministic=True,
-            parameters=0,
-            description="Per-channel power law out = in ** (1 / gamma).",
-            options={"gamma": float(gamma)},
-        )
+        super().__init__(self.describe(gamma=self.gamma), resolve_device(device))
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
         return np.power(image, np.float32(1.0 / self.gamma))
@@ -195,6 +162,12 @@ class GammaAuto(Method):
     result shows, not to a linear-light quantity.
     """
 
+    name = "gamma_auto"
+    description = (
+        "out = in ** (1 / gamma) with gamma solved per image (Brent) so that the mean "
+        "Rec. 709 luma of the output equals target."
+    )
+
     def __init__(
         self,
         device: str | torch.device = "auto",
@@ -212,29 +185,8 @@ class GammaAuto(Method):
         self.target = float(target)
         self.bounds = (float(min_gamma), float(max_gamma))
         self.last_gamma: float | None = None
-        info = self.describe(target=target, min_gamma=min_gamma, max_gamma=max_gamma)
+        info = self.describe(target=self.target, min_gamma=self.bounds[0], max_gamma=self.bounds[1])
         super().__init__(info, resolve_device(device))
-
-    @classmethod
-    def describe(
-        cls, target: float = 0.5, min_gamma: float = 0.1, max_gamma: float = 100.0
-    ) -> MethodInfo:
-        return MethodInfo(
-            name="gamma_auto",
-            family="classical",
-            needs_gpu=False,
-            deterministic=True,
-            parameters=0,
-            description=(
-                "out = in ** (1 / gamma) with gamma solved per image (Brent) so that the mean "
-                "Rec. 709 luma of the output equals target."
-            ),
-            options={
-                "target": float(target),
-                "min_gamma": float(min_gamma),
-                "max_gamma": float(max_gamma),
-            },
-        )
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
         g = auto_gamma(image, self.target, self.bounds)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,11 +24,25 @@ logger = logging.getLogger(__name__)
 
 
 class DiffLLMethod(Method):
-    """Options: ``checkpoint`` (else env ``DIFFLL_CHECKPOINT``, else the project's shipped model
+    """The project's DiffLL (:mod:`diffll`) as a method of the registry.
+
+    Options: ``checkpoint`` (else env ``DIFFLL_CHECKPOINT``, else the project's shipped model
     ``models/diffll-sice``, see :mod:`diffll.shipped`), ``steps`` (DDIM steps, default
     the checkpoint's), ``seed``, ``precision`` (fp32 | bf16), ``tile`` (None | int | "auto") and ``tile_mode``
     (strips | blend, see :meth:`diffll.inference.Enhancer.choose_tile`) and ``compile``
-    (``torch.compile`` the networks: minutes of compilation on first use, for long runs)."""
+    (``torch.compile`` the networks: minutes of compilation on first use, for long runs).
+    """
+
+    name = "diffll"
+    family = "diffusion"
+    needs_gpu = True
+    parameters = None
+    paper = "Jiang et al., Low-Light Image Enhancement with Wavelet-based Diffusion Models, SIGGRAPH Asia 2023"
+    description = (
+        "Wavelet-domain conditional diffusion (DDIM) with high-frequency restoration; "
+        "deterministic given the seed (per-image seed from seed + file name)."
+    )
+
 
     def __init__(
         self,
@@ -75,43 +91,20 @@ class DiffLLMethod(Method):
         super().__init__(info, dev)
 
     @classmethod
-    def describe(
-        cls,
-        checkpoint: str | None = None,
-        steps: int | None = None,
-        seed: int = 0,
-        precision: str = "fp32",
-        tile: int | str | None = "auto",
-        tile_mode: str = "strips",
-        compile: bool = False,
-        parameters: int | None = None,
-    ) -> MethodInfo:
-        return MethodInfo(
-            name="diffll",
-            family="diffusion",
-            needs_gpu=True,
-            deterministic=True,
-            parameters=parameters,
-            weights_files=(checkpoint,) if checkpoint else (),
-            weights_licence=None,
-            paper=(
-                "Jiang et al., Low-Light Image Enhancement with Wavelet-based Diffusion Models, "
-                "SIGGRAPH Asia 2023"
-            ),
-            description=(
-                "Wavelet-domain conditional diffusion (DDIM) with high-frequency restoration; "
-                "deterministic given the seed (per-image seed from seed + file name)."
-            ),
-            options={
-                "checkpoint": checkpoint or f"${CHECKPOINT_ENV} or models/diffll-sice",
-                "steps": steps,
-                "seed": int(seed),
-                "precision": precision,
-                "tile": tile,
-                "tile_mode": tile_mode,
-                "compile": bool(compile),
-            },
-        )
+    def describe(cls, parameters: int | None = None, **options: Any) -> MethodInfo:
+        """``parameters`` is counted by the caller that built the network (the config decides it);
+        the checkpoint shown is the path given, else where it will be looked for."""
+        info = super().describe(**options)
+        checkpoint = info.options["checkpoint"]
+        shown = str(checkpoint) if checkpoint else f"${CHECKPOINT_ENV} or models/diffll-sice"
+        opts = {
+            **info.options,
+            "checkpoint": shown,
+            "seed": int(info.options["seed"]),
+            "compile": bool(info.options["compile"]),
+        }
+        files = (str(checkpoint),) if checkpoint else ()
+        return replace(info, parameters=parameters, weights_files=files, options=opts)
 
     def _enhance_batch(self, batch: torch.Tensor, name: str | None) -> torch.Tensor:
         if self._generator is not None:

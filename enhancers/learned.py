@@ -10,6 +10,9 @@ here (padding to a multiple of its scale factor).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -20,23 +23,33 @@ from enhancers.nets.ruas import RUAS
 from enhancers.nets.sci import SCIEnhance
 from enhancers.nets.uretinex import URetinex
 from enhancers.nets.zero_dce import ZeroDCE, ZeroDCEPP
-from enhancers.weights import load_checkpoint, manifest
+from enhancers.weights import load_checkpoint
 
 PathLike = str | os.PathLike[str] | None
 
 
-def count_parameters(module: nn.Module) -> int:
+def _numel(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _licence(files: tuple[str, ...]) -> str:
-    return "; ".join(sorted({manifest()[f].licence for f in files}))
-
-
 class NetMethod(Method):
-    """A network in eval mode on ``device``; subclasses build and load it."""
+    """A network in eval mode on ``device``; subclasses build it (:meth:`build_net`) and load it.
 
+    The parameter count in the metadata is that of the network :meth:`build_net` makes for the
+    options, counted rather than typed in.
+    """
+
+    family = "learned"
+    parameters = None
     net: nn.Module
+
+    @classmethod
+    def build_net(cls, options: Mapping[str, Any]) -> nn.Module:
+        raise NotImplementedError
+
+    @classmethod
+    def count_parameters(cls, options: Mapping[str, Any]) -> int | None:
+        return _numel(cls.build_net(options))
 
     def _setup(self, info: MethodInfo, device: str | torch.device, net: nn.Module) -> None:
         dev = resolve_device(device)
@@ -51,26 +64,20 @@ class NetMethod(Method):
 
 
 class ZeroDCEMethod(NetMethod):
-    FILES = ("zero_dce/Epoch99.pth",)
-
-    def __init__(self, device: str | torch.device = "auto", weights_dir: PathLike = None) -> None:
-        net = ZeroDCE()
-        net.load_state_dict(load_checkpoint(self.FILES[0], weights_dir))
-        self._setup(self.describe(), device, net)
+    name = "zero_dce"
+    weights_files = ("zero_dce/Epoch99.pth",)
+    paper = "Guo et al., Zero-Reference Deep Curve Estimation for Low-Light Image Enhancement, CVPR 2020"
+    description = "8 iterations of pixel-wise quadratic curves predicted by a 7-layer CNN."
 
     @classmethod
-    def describe(cls) -> MethodInfo:
-        return MethodInfo(
-            name="zero_dce",
-            family="learned",
-            needs_gpu=False,
-            deterministic=True,
-            parameters=count_parameters(ZeroDCE()),
-            weights_files=cls.FILES,
-            weights_licence=_licence(cls.FILES),
-            paper="Guo et al., Zero-Reference Deep Curve Estimation for Low-Light Image Enhancement, CVPR 2020",
-            description="8 iterations of pixel-wise quadratic curves predicted by a 7-layer CNN.",
-        )
+    def build_net(cls, options: Mapping[str, Any]) -> nn.Module:
+        return ZeroDCE()
+
+    def __init__(self, device: str | torch.device = "auto", weights_dir: PathLike = None) -> None:
+        info = self.describe()
+        net = self.build_net(info.options)
+        net.load_state_dict(load_checkpoint(self.weights_files[0], weights_dir))
+        self._setup(info, device, net)
 
 
 class ZeroDCEPPMethod(NetMethod):
@@ -84,7 +91,17 @@ class ZeroDCEPPMethod(NetMethod):
     near the bottom/right edge, because the low-resolution grid covers the padded area.
     """
 
-    FILES = ("zero_dce_pp/Epoch99.pth",)
+    name = "zero_dce_pp"
+    weights_files = ("zero_dce_pp/Epoch99.pth",)
+    paper = "Li, Guo & Loy, Learning to Enhance Low-Light Image via Zero-Reference Deep Curve Estimation, TPAMI 2021"
+    description = (
+        "Depthwise-separable Zero-DCE estimating one curve map at 1/scale_factor "
+        "resolution; inputs padded (not cropped) to a multiple of scale_factor."
+    )
+
+    @classmethod
+    def build_net(cls, options: Mapping[str, Any]) -> nn.Module:
+        return ZeroDCEPP(int(options["scale_factor"]))
 
     def __init__(
         self,
@@ -97,28 +114,11 @@ class ZeroDCEPPMethod(NetMethod):
             raise ValueError(
                 f"zero_dce_pp: scale_factor must be a positive integer, got {scale_factor}"
             )
-        net = ZeroDCEPP(int(scale_factor))
-        net.load_state_dict(load_checkpoint(self.FILES[0], weights_dir))
-        self._setup(self.describe(scale_factor=scale_factor), device, net)
         self.scale_factor = int(scale_factor)
-
-    @classmethod
-    def describe(cls, scale_factor: int = 12) -> MethodInfo:
-        return MethodInfo(
-            name="zero_dce_pp",
-            family="learned",
-            needs_gpu=False,
-            deterministic=True,
-            parameters=count_parameters(ZeroDCEPP()),
-            weights_files=cls.FILES,
-            weights_licence=_licence(cls.FILES),
-            paper="Li, Guo & Loy, Learning to Enhance Low-Light Image via Zero-Reference Deep Curve Estimation, TPAMI 2021",
-            description=(
-                "Depthwise-separable Zero-DCE estimating one curve map at 1/scale_factor "
-                "resolution; inputs padded (not cropped) to a multiple of scale_factor."
-            ),
-            options={"scale_factor": int(scale_factor)},
-        )
+        info = self.describe(scale_factor=self.scale_factor)
+        net = self.build_net(info.options)
+        net.load_state_dict(load_checkpoint(self.weights_files[0], weights_dir))
+        self._setup(info, device, net)
 
     def _enhance_batch(self, batch: torch.Tensor, name: str | None) -> torch.Tensor:
         s = self.scale_factor
@@ -134,11 +134,21 @@ class ZeroDCEPPMethod(NetMethod):
 
 
 class SCIMethod(NetMethod):
-    VARIANTS = {
+    name = "sci"
+    variants = {
         "easy": "trained on MIT-Adobe FiveK",
         "medium": "trained mainly on LOL and LSRW",
         "difficult": "trained on DARK FACE",
     }
+    weights_files = ("sci/{variant}.pt",)
+    paper = "Ma et al., Toward Fast, Flexible, and Robust Low-Light Image Enhancement, CVPR 2022"
+    description = (
+        "Self-calibrated illumination, one test-time stage, r = x / illumination ({trained_on})."
+    )
+
+    @classmethod
+    def build_net(cls, options: Mapping[str, Any]) -> nn.Module:
+        return SCIEnhance()
 
     def __init__(
         self,
@@ -148,31 +158,11 @@ class SCIMethod(NetMethod):
         variant: str = "medium",
     ) -> None:
         info = self.describe(variant=variant)
-        net = SCIEnhance()
+        net = self.build_net(info.options)
         net.load_state_dict(
             SCIEnhance.inference_state(load_checkpoint(info.weights_files[0], weights_dir))
         )
         self._setup(info, device, net)
-
-    @classmethod
-    def describe(cls, variant: str = "medium") -> MethodInfo:
-        if variant not in cls.VARIANTS:
-            raise ValueError(f"sci: variant must be one of {sorted(cls.VARIANTS)}, got {variant!r}")
-        files = (f"sci/{variant}.pt",)
-        return MethodInfo(
-            name=f"sci_{variant}",
-            family="learned",
-            needs_gpu=False,
-            deterministic=True,
-            parameters=count_parameters(SCIEnhance()),
-            weights_files=files,
-            weights_licence=_licence(files),
-            paper="Ma et al., Toward Fast, Flexible, and Robust Low-Light Image Enhancement, CVPR 2022",
-            description=(
-                f"Self-calibrated illumination, one test-time stage, r = x / illumination "
-                f"({cls.VARIANTS[variant]})."
-            ),
-        )
 
 
 class RUASMethod(NetMethod):
@@ -181,11 +171,36 @@ class RUASMethod(NetMethod):
     denoiser's tensors come from the checkpoint itself (they override ``denoise.pt`` in the
     authors' code), so ``denoise.pt`` is not needed."""
 
-    VARIANTS = {
+    name = "ruas"
+    variants = {
         "lol": "trained on LOL",
         "upe": "trained on MIT-Adobe FiveK",
         "dark": "trained on DARK FACE",
     }
+    weights_files = ("ruas/{variant}.pt",)
+    paper = "Liu et al., Retinex-inspired Unrolling with Cooperative Prior Architecture Search for Low-light Image Enhancement, CVPR 2021"
+    description = "3 unrolled illumination stages{noise_removal} ({trained_on})."
+
+    @classmethod
+    def build_net(cls, options: Mapping[str, Any]) -> nn.Module:
+        return RUAS()
+
+    @classmethod
+    def count_parameters(cls, options: Mapping[str, Any]) -> int | None:
+        """The denoiser counts only when it runs."""
+        net = RUAS()
+        return _numel(net.enhance_net) + (_numel(net.denoise_net) if options["denoise"] else 0)
+
+    @classmethod
+    def describe(cls, **options: Any) -> MethodInfo:
+        """``denoise=None`` resolves to the variant's default before anything is recorded."""
+        variant = options.get("variant", cls.default_options()["variant"])
+        if options.get("denoise") is None:
+            options["denoise"] = variant == "lol"
+        options["denoise"] = bool(options["denoise"])
+        info = super().describe(**options)
+        removal = " + noise removal" if options["denoise"] else ""
+        return replace(info, description=info.description.replace("{noise_removal}", removal))
 
     def __init__(
         self,
@@ -196,38 +211,10 @@ class RUASMethod(NetMethod):
         denoise: bool | None = None,
     ) -> None:
         info = self.describe(variant=variant, denoise=denoise)
-        net = RUAS()
+        net = self.build_net(info.options)
         net.load_state_dict(load_checkpoint(info.weights_files[0], weights_dir))
         self._setup(info, device, net)
         self.denoise = bool(info.options["denoise"])
-
-    @classmethod
-    def describe(cls, variant: str = "lol", denoise: bool | None = None) -> MethodInfo:
-        if variant not in cls.VARIANTS:
-            raise ValueError(
-                f"ruas: variant must be one of {sorted(cls.VARIANTS)}, got {variant!r}"
-            )
-        use_denoise = (variant == "lol") if denoise is None else bool(denoise)
-        files = (f"ruas/{variant}.pt",)
-        net = RUAS()
-        params = count_parameters(net.enhance_net)
-        if use_denoise:
-            params += count_parameters(net.denoise_net)
-        return MethodInfo(
-            name=f"ruas_{variant}",
-            family="learned",
-            needs_gpu=False,
-            deterministic=True,
-            parameters=params,
-            weights_files=files,
-            weights_licence=_licence(files),
-            paper="Liu et al., Retinex-inspired Unrolling with Cooperative Prior Architecture Search for Low-light Image Enhancement, CVPR 2021",
-            description=(
-                f"3 unrolled illumination stages{' + noise removal' if use_denoise else ''} "
-                f"({cls.VARIANTS[variant]})."
-            ),
-            options={"denoise": use_denoise},
-        )
 
     def _enhance_batch(self, batch: torch.Tensor, name: str | None) -> torch.Tensor:
         with exact_fp32(self.device):
@@ -237,7 +224,17 @@ class RUASMethod(NetMethod):
 class URetinexMethod(NetMethod):
     """URetinex-Net, loading the three files the authors' test script loads."""
 
-    FILES = ("uretinex/init_low.pth", "uretinex/unfolding.pth", "uretinex/L_adjust.pth")
+    name = "uretinex"
+    weights_files = ("uretinex/init_low.pth", "uretinex/unfolding.pth", "uretinex/L_adjust.pth")
+    paper = "Wu et al., URetinex-Net: Retinex-based Deep Unfolding Network for Low-light Image Enhancement, CVPR 2022"
+    description = (
+        "Learned Retinex decomposition, 3 unfolding rounds, illumination adjusted by "
+        "the given ratio (authors' default 5); output L_high * R."
+    )
+
+    @classmethod
+    def build_net(cls, options: Mapping[str, Any]) -> nn.Module:
+        return URetinex(ratio=float(options["ratio"]))
 
     def __init__(
         self,
@@ -248,28 +245,11 @@ class URetinexMethod(NetMethod):
     ) -> None:
         if not float(ratio) > 0:
             raise ValueError(f"uretinex: ratio must be > 0, got {ratio}")
-        net = URetinex(ratio=float(ratio))
-        init_low, unfolding, adjust = (load_checkpoint(f, weights_dir) for f in self.FILES)
+        info = self.describe(ratio=float(ratio))
+        net = self.build_net(info.options)
+        init_low, unfolding, adjust = (load_checkpoint(f, weights_dir) for f in self.weights_files)
         net.decom.load_state_dict(init_low["state_dict"]["model_R"])
         net.restore.load_state_dict(unfolding["state_dict"]["model_R"])
         net.illumination.load_state_dict(unfolding["state_dict"]["model_L"])
         net.adjust.load_state_dict(adjust["state_dict"]["model_A"])
-        self._setup(self.describe(ratio=ratio), device, net)
-
-    @classmethod
-    def describe(cls, ratio: float = 5.0) -> MethodInfo:
-        return MethodInfo(
-            name="uretinex",
-            family="learned",
-            needs_gpu=False,
-            deterministic=True,
-            parameters=count_parameters(URetinex()),
-            weights_files=cls.FILES,
-            weights_licence=_licence(cls.FILES),
-            paper="Wu et al., URetinex-Net: Retinex-based Deep Unfolding Network for Low-light Image Enhancement, CVPR 2022",
-            description=(
-                "Learned Retinex decomposition, 3 unfolding rounds, illumination adjusted by "
-                "the given ratio (authors' default 5); output L_high * R."
-            ),
-            options={"ratio": float(ratio)},
-        )
+        self._setup(info, device, net)

@@ -38,7 +38,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.sparse.linalg import spsolve
 from skimage.restoration import denoise_tv_chambolle
 
-from enhancers.base import Method, MethodInfo, resolve_device
+from enhancers.base import Method, resolve_device
 
 T_FLOOR = 1e-3
 
@@ -137,6 +137,13 @@ def lime_enhance(
 class LIME(Method):
     """LIME with the exact sparse solve of the sped-up formulation (CPU, SciPy)."""
 
+    name = "lime"
+    paper = "Guo, Li & Ling, LIME: Low-Light Image Enhancement via Illumination Map Estimation, IEEE TIP 2017"
+    description = (
+        "Max-RGB illumination refined by the sped-up structure-aware solver (sparse "
+        "linear system), R = L / T^gamma; optional TV denoising."
+    )
+
     def __init__(
         self,
         device: str | torch.device = "auto",
@@ -165,32 +172,6 @@ class LIME(Method):
             raise ValueError(f"lime: strategy must be 1, 2 or 3, got {strategy}")
         self.opts = opts
         super().__init__(self.describe(**opts), resolve_device(device))
-
-    @classmethod
-    def describe(cls, **opts: object) -> MethodInfo:
-        defaults = {
-            "alpha": 0.15,
-            "gamma": 0.8,
-            "eps": 1e-3,
-            "strategy": 2,
-            "sigma": 2.0,
-            "denoise": False,
-            "denoise_weight": 0.05,
-        }
-        defaults.update(opts)
-        return MethodInfo(
-            name="lime",
-            family="classical",
-            needs_gpu=False,
-            deterministic=True,
-            parameters=0,
-            paper="Guo, Li & Ling, LIME: Low-Light Image Enhancement via Illumination Map Estimation, IEEE TIP 2017",
-            description=(
-                "Max-RGB illumination refined by the sped-up structure-aware solver (sparse "
-                "linear system), R = L / T^gamma; optional TV denoising."
-            ),
-            options=defaults,
-        )
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
         return lime_enhance(image, **self.opts)[0]

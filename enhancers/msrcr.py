@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import torch
 
-from enhancers.base import Method, MethodInfo, resolve_device
+from enhancers.base import Method, resolve_device
 
 DEFAULT_SIGMAS = (15.0, 80.0, 250.0)
 
@@ -88,6 +88,18 @@ def msrcr(
 
 
 class MSRCR(Method):
+    """Multi-scale Retinex with colour restoration (Jobson et al. 1997), defaults of the paper."""
+
+    name = "msrcr"
+    paper = (
+        "Jobson, Rahman & Woodell, A multiscale retinex for bridging the gap between "
+        "color images and the human observation of scenes, IEEE TIP 1997"
+    )
+    description = (
+        "Multi-scale Retinex (sigma 15/80/250) with colour restoration "
+        "(alpha 125, beta 46, G 192, b -30) and simplest colour balance (1% each end)."
+    )
+
     def __init__(
         self,
         device: str | torch.device = "auto",
@@ -120,35 +132,6 @@ class MSRCR(Method):
             "high_clip": float(high_clip),
         }
         super().__init__(self.describe(**self.opts), resolve_device(device))
-
-    @classmethod
-    def describe(cls, **opts: object) -> MethodInfo:
-        defaults: dict[str, object] = {
-            "sigmas": DEFAULT_SIGMAS,
-            "alpha": 125.0,
-            "beta": 46.0,
-            "gain": 192.0,
-            "offset": -30.0,
-            "low_clip": 0.01,
-            "high_clip": 0.01,
-        }
-        defaults.update(opts)
-        return MethodInfo(
-            name="msrcr",
-            family="classical",
-            needs_gpu=False,
-            deterministic=True,
-            parameters=0,
-            paper=(
-                "Jobson, Rahman & Woodell, A multiscale retinex for bridging the gap between "
-                "color images and the human observation of scenes, IEEE TIP 1997"
-            ),
-            description=(
-                "Multi-scale Retinex (sigma 15/80/250) with colour restoration "
-                "(alpha 125, beta 46, G 192, b -30) and simplest colour balance (1% each end)."
-            ),
-            options=defaults,
-        )
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
         return msrcr(image, **self.opts)
