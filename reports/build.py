@@ -179,11 +179,13 @@ def qualitative_panel(layout: Layout, dataset: str, summary: dict, methods: list
 
 
 def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, Path]:
+    """``config`` is the workflow config with the schema's defaults filled
+    (:func:`lowlight_common.config_schema.validate_config`, or the workflow's validate)."""
     layout = Layout(Path(results_dir))
-    datasets = list(config.get("datasets", {}))
-    methods = list(config.get("methods", {"raw": {}}))
-    detectors = list(config.get("detectors", {}))
-    report_cfg = config.get("report", {})
+    datasets = list(config["datasets"])
+    methods = list(config["methods"])
+    detectors = list(config["detectors"])
+    report_cfg = config["report"]
     out_dir.mkdir(parents=True, exist_ok=True)
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
@@ -257,9 +259,9 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
     md += iqa_md
 
     # Efficiency
-    extra = [Path(p) for p in config.get("benchmark", {}).get("include", [])]
+    extra = [Path(p) for p in config["benchmark"]["include"]]
     body, md_eff = "", []
-    this_run = bool(config.get("benchmark", {}).get("enabled", False))
+    this_run = bool(config["benchmark"]["enabled"])
     for index, (label, frame) in enumerate(efficiency_frames(layout, extra, this_run)):
         devices = ", ".join(sorted(set(frame["device_name"].astype(str))))
         meta = f"{label}: {devices}; torch {', '.join(sorted(set(frame['torch_version'].astype(str))))}; {', '.join(sorted(set(frame['date'].astype(str))))}"
@@ -273,7 +275,7 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
                  + table(exps) + f'<figure><img src="data:image/png;base64,{_b64(png)}" alt="scaling {escape(label)}"></figure>')
         md_eff += [f"### {meta}", "", eff.to_markdown(index=False), "", exps.to_markdown(index=False), "", f"![scaling](figures/{name})", ""]
         tables[f"efficiency_{index}"] = frame
-    for index, path in enumerate(Path(p) for p in config.get("benchmark", {}).get("diffll_speed", [])):
+    for index, path in enumerate(Path(p) for p in config["benchmark"]["diffll_speed"]):
         if not path.is_file():
             continue
         frame = pd.read_csv(path)
@@ -294,10 +296,10 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
 
     # Qualitative panel
     panel = ""
-    working = float(config.get("report", {}).get("panel_score_threshold", 0.5))
+    working = float(report_cfg["panel_score_threshold"])
     for d in det_datasets:
         panel += qualitative_panel(layout, d, summaries[d], methods, detectors[0] if detectors else None,
-                                   int(report_cfg.get("panel_images", 3)), working)
+                                   int(report_cfg["panel_images"]), working)
     if panel:
         html_sections.append(("Qualitative comparison", panel))
 

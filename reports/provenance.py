@@ -48,6 +48,6 @@ def provenance(config: dict) -> dict:
         "config_sha256_16": config_hash(config),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        "device": device_description(config.get("device", "auto")),
+        "device": device_description(config["device"]),
         "packages": package_versions(),
     }

@@ -11,19 +11,19 @@ rule benchmark:
             category="Efficiency",
         ),
     params:
-        methods=BENCHMARK.get("methods") or list(METHODS),
-        resolutions=BENCHMARK.get("resolutions", ["600x400", "1280x720"]),
+        methods=BENCHMARK["methods"] or list(METHODS),
+        resolutions=BENCHMARK["resolutions"],
         options=lambda wc: shell_json(benchmark_options()),
-        warmup=BENCHMARK.get("warmup", 1),
-        repeats=BENCHMARK.get("repeats", 3),
-        rounds=BENCHMARK.get("rounds", 1),
-        budget=BENCHMARK.get("budget_s", 60),
-        interleave="--interleave" if BENCHMARK.get("interleave", False) else "--no-interleave",
-        reference=shlex.quote(BENCHMARK.get("reference") or ""),  # '' (the default) when unset
-        bench_threads=BENCHMARK.get("threads") or 0,
-        min_time=BENCHMARK.get("min_time_s", 0.0),
-        seed=BENCHMARK.get("seed", 0),
-        pairing=BENCHMARK.get("pairing", "visit"),
+        warmup=BENCHMARK["warmup"],
+        repeats=BENCHMARK["repeats"],
+        rounds=BENCHMARK["rounds"],
+        budget=BENCHMARK["budget_s"],
+        interleave="--interleave" if BENCHMARK["interleave"] else "--no-interleave",
+        reference=shlex.quote(BENCHMARK["reference"] or ""),  # '' (the default) when unset
+        bench_threads=BENCHMARK["threads"] or 0,
+        min_time=BENCHMARK["min_time_s"],
+        seed=BENCHMARK["seed"],
+        pairing=BENCHMARK["pairing"],
     threads: all_cores()
     conda:
         "../envs/lowlight.yaml"

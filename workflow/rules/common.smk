@@ -42,15 +42,16 @@ def _check_options(section, name_key, module, lister, checker):
 
 _validate_config()
 
-RESULTS = config.get("results_dir", "results")
+# Defaults come from the schema (validate fills them): no fallback values below.
+RESULTS = config["results_dir"]
 DATASETS = config["datasets"]
-METHODS = config.get("methods", {"raw": {}})
+METHODS = config["methods"]
 
 
 def detector_entry(label, entry=None):
     """A detector's options, with the config's `weights_dir` for detectors that load released
     checkpoints (those whose options include `weights_dir`)."""
-    entry = dict((config.get("detectors", {}).get(label) if entry is None else entry) or {})
+    entry = dict((config["detectors"].get(label) if entry is None else entry) or {})
     name = entry.get("detector", label)
     try:
         from detectors.registry import detector_info
@@ -72,7 +73,7 @@ def _detector_skips():
     except ImportError:
         return {}
     skipped = {}
-    for label, entry in config.get("detectors", {}).items():
+    for label, entry in config["detectors"].items():
         options = detector_entry(label, entry)
         name = options.pop("detector", label)
         reason = unavailable_reason(name, **options)
@@ -98,12 +99,12 @@ def detector_uses_gpu(label):
 
 
 SKIPPED_DETECTORS = _detector_skips()
-DETECTORS = {k: v for k, v in config.get("detectors", {}).items() if k not in SKIPPED_DETECTORS}
-EVALUATION = config.get("evaluation", {})
-IQA = config.get("iqa", {})
-BENCHMARK = config.get("benchmark", {})
-DEVICE = config.get("device", "auto")
-BATCH_SIZE = str((config.get("enhance") or {}).get("batch_size", "auto"))
+DETECTORS = {k: v for k, v in config["detectors"].items() if k not in SKIPPED_DETECTORS}
+EVALUATION = config["evaluation"]
+IQA = config["iqa"]
+BENCHMARK = config["benchmark"]
+DEVICE = config["device"]
+BATCH_SIZE = str(config["enhance"]["batch_size"])
 
 NAME = "[A-Za-z0-9_-]+"
 
@@ -189,7 +190,7 @@ def all_cores():
 
 
 def shards(name):
-    return range(int(DATASETS[name].get("shards", 1)))
+    return range(int(DATASETS[name]["shards"]))
 
 
 def dataset_summary(name):
@@ -236,7 +237,7 @@ def all_results():
                 out += eval_outputs(d, m, det)
                 if m != "raw" and "raw" in METHODS:
                     out.append(f"{RESULTS}/{d}/{m}/{det}/eval/vs_raw.json")
-    if BENCHMARK.get("enabled", False):
+    if BENCHMARK["enabled"]:
         out.append(f"{RESULTS}/benchmark/{benchmark_device()}.csv")
     return out
 
@@ -244,7 +245,7 @@ def all_results():
 def benchmark_options():
     """Per benchmarked label: its registry method, options and weights folder."""
     out = {}
-    for label in BENCHMARK.get("methods") or list(METHODS):
+    for label in BENCHMARK["methods"] or list(METHODS):
         entry = dict(METHODS.get(label) or {})
         entry.setdefault("method", label)
         if config.get("weights_dir"):
@@ -266,13 +267,13 @@ def benchmark_device():
 
 def iqa_cache():
     """TORCH_HOME for pyiqa's files: the configured cache, or a folder under results for NIQE."""
-    if IQA.get("cache_dir"):
+    if IQA["cache_dir"]:
         return IQA["cache_dir"]
-    return f"{RESULTS}/torch-cache" if IQA.get("niqe_params") else None
+    return f"{RESULTS}/torch-cache" if IQA["niqe_params"] else None
 
 
 def niqe_file(wc):
-    if IQA.get("niqe_params") and "niqe" in IQA.get("metrics", []):
+    if IQA["niqe_params"] and "niqe" in IQA["metrics"]:
         return f"{iqa_cache()}/hub/pyiqa/niqe_modelparameters.mat"
     return []
 

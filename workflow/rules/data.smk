@@ -26,7 +26,7 @@ rule sice_pairs_dataset:
         path="|".join(d["path"] for d in DATASETS.values() if d.get("generate") == "sice_pairs") or "NO_SICE",
     params:
         source=lambda wc: next(d["source"] for d in DATASETS.values() if d["path"] == wc.path),
-        split=lambda wc: next(d.get("split", "val") for d in DATASETS.values() if d["path"] == wc.path),
+        split=lambda wc: next(d["split"] for d in DATASETS.values() if d["path"] == wc.path),
     conda:
         "../envs/lowlight.yaml"
     log:
@@ -47,7 +47,7 @@ rule validate_dataset:
     params:
         path=lambda wc: dataset_path(wc.dataset),
         kind=lambda wc: DATASETS[wc.dataset]["kind"],
-        clip=lambda wc: "--clip-boxes" if DATASETS[wc.dataset].get("clip_boxes") else "",
+        clip=lambda wc: "--clip-boxes" if DATASETS[wc.dataset]["clip_boxes"] else "",
     conda:
         "../envs/lowlight.yaml"
     log:

@@ -44,10 +44,10 @@ rule evaluate:
     params:
         pred=lambda wc: predictions_dir(wc.dataset, wc.method, wc.detector),
         out=lambda wc: f"{RESULTS}/{wc.dataset}/{wc.method}/{wc.detector}/eval",
-        bootstrap=EVALUATION.get("bootstrap", 1000),
-        seed=EVALUATION.get("seed", 0),
-        threshold=EVALUATION.get("working_threshold", 0.5),
-        edges=",".join(str(e) for e in EVALUATION.get("size_edges", [16, 32])),
+        bootstrap=EVALUATION["bootstrap"],
+        seed=EVALUATION["seed"],
+        threshold=EVALUATION["working_threshold"],
+        edges=",".join(str(e) for e in EVALUATION["size_edges"]),
     conda:
         "../envs/lowlight.yaml"
     log:
@@ -69,8 +69,8 @@ rule compare_with_raw:
     params:
         raw=lambda wc: predictions_dir(wc.dataset, "raw", wc.detector),
         pred=lambda wc: predictions_dir(wc.dataset, wc.method, wc.detector),
-        bootstrap=EVALUATION.get("bootstrap", 1000),
-        seed=EVALUATION.get("seed", 0),
+        bootstrap=EVALUATION["bootstrap"],
+        seed=EVALUATION["seed"],
     conda:
         "../envs/lowlight.yaml"
     log:

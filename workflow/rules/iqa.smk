@@ -4,7 +4,7 @@
 rule niqe_params:
     """Convert NIQE's pristine parameters (.npz) into the file pyiqa reads from its cache."""
     input:
-        npz=IQA.get("niqe_params") or [],
+        npz=IQA["niqe_params"] or [],
     output:
         f"{iqa_cache() or RESULTS}/hub/pyiqa/niqe_modelparameters.mat",
     conda:
@@ -25,7 +25,7 @@ rule iqa:
         summary=f"{RESULTS}/{{dataset}}/{{method}}/iqa/summary.json",
     params:
         images=enhanced_dir,
-        metrics=IQA.get("metrics", ["psnr", "ssim", "piqe"]),
+        metrics=IQA["metrics"],
         cache=f"TORCH_HOME={shlex.quote(iqa_cache())} " if iqa_cache() else "",
     conda:
         "../envs/lowlight.yaml"

@@ -1,7 +1,7 @@
 # Training DiffLL (not part of `all`): `snakemake --cores 8 train --configfile my.yaml`
 # with `training: {configs: [config/train/gpu.yaml], sice_dir: ../shared/data/sice}`.
 # Resumes from the newest checkpoint when rerun; exports fp16 weights + model card at the end.
-TRAINING = config.get("training", {})
+TRAINING = config["training"]
 
 
 rule sice_pair_list:
@@ -9,7 +9,7 @@ rule sice_pair_list:
     output:
         f"{RESULTS}/train/sice_pairs.json",
     params:
-        source=TRAINING.get("sice_dir", "../shared/data/sice"),
+        source=TRAINING["sice_dir"],
     conda:
         "../envs/lowlight.yaml"
     log:
@@ -40,4 +40,4 @@ rule train_diffll:
 rule train:
     """Target: train every configured model."""
     input:
-        expand(f"{RESULTS}/train/{{name}}/export", name=[Path(c).stem for c in TRAINING.get("configs", [])]),
+        expand(f"{RESULTS}/train/{{name}}/export", name=[Path(c).stem for c in TRAINING["configs"]]),
