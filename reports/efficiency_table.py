@@ -3,8 +3,11 @@
 One row per method, one column per resolution: median seconds and peak memory, and for an
 interleaved run the ratio to the reference method (timed inside each visit, or in the same round) with its 95%
 bootstrap interval (on a machine whose speed drifts, the ratio is the figure that holds from one
-run to the next; the seconds are those of this run's machine). A second table gives each
-method's scaling exponent (time ~ pixels^k, fitted in log-log) with its interval.
+run to the next; the seconds are those of this run's machine). Where the run compared outputs
+(``efficiency run --diffll-modes``), the cell ends with the PSNR against the reference label's
+output. Detectors and enhancers timed in one run are told apart by a ``kind`` column (their
+ratios are to a reference of their own kind). A second table gives each method's scaling
+exponent (time ~ pixels^k, fitted in log-log) with its interval.
 """
 
 from __future__ import annotations
@@ -24,18 +27,31 @@ def _cell(row: pd.Series, ratios: bool) -> str:
         text += f" / {row['ratio']:.2f}x"
         if np.isfinite(row.get("ratio_low", np.nan)):
             text += f" [{row['ratio_low']:.2f}-{row['ratio_high']:.2f}]"
+    psnr = row.get("psnr_db", np.nan)
+    if pd.notna(psnr):
+        text += " / identical output" if np.isinf(psnr) else f" / {psnr:.1f} dB"
     return text
 
 
+def _has_kinds(frame: pd.DataFrame) -> bool:
+    return "kind" in frame and frame["kind"].notna().any() and (frame["kind"] != "enhancer").any()
+
+
 def efficiency_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Paper-style table: 'time s / memory MB[ / ratio x [low-high]]' per method and resolution."""
+    """Paper-style table: 'time s / memory MB[ / ratio x [low-high]][ / PSNR dB]' per method and
+    resolution; enhancers first, then detectors, when the run timed both."""
     ratios = has_ratios(frame)
-    cells: dict[str, dict[str, str]] = {}
+    kinds = _has_kinds(frame)
+    cells: dict[tuple[str, str], dict[str, str]] = {}
     for _, row in frame.iterrows():
-        cells.setdefault(row["method"], {})[f"{int(row['width'])}x{int(row['height'])}"] = _cell(row, ratios)
-    out = pd.DataFrame.from_dict(cells, orient="index")
-    out.index.name = "method"
-    return out.reset_index()
+        kind = str(row["kind"]) if kinds else ""
+        cells.setdefault((kind, row["method"]), {})[f"{int(row['width'])}x{int(row['height'])}"] = _cell(row, ratios)
+    order = sorted(cells, key=lambda key: (key[0] != "enhancer", key[0])) if kinds else list(cells)
+    out = pd.DataFrame([cells[key] for key in order])
+    out.insert(0, "method", [key[1] for key in order])
+    if kinds:
+        out.insert(0, "kind", [key[0] for key in order])
+    return out
 
 
 def exponent_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -70,4 +86,7 @@ def table_note(frame: pd.DataFrame) -> str:
         else:
             parts.append(f"interleaved; ratio = median over rounds of time / time of {reference} in the same round, "
                          "[95% bootstrap interval over rounds]")
+    if "psnr_db" in frame and frame["psnr_db"].notna().any():
+        against = ", ".join(sorted(str(r) for r in frame["psnr_reference"].dropna().unique()))
+        parts.append(f"dB: PSNR of each label's output against {against}'s output on the same input")
     return "; ".join(parts)

@@ -110,3 +110,25 @@ def test_diffll_modes_from_the_command_line(tmp_path, tiny_checkpoint, capsys):
 def test_batch_sizes_without_diffll_modes_is_a_usage_error(tmp_path, capsys):
     assert cli_main(["run", "--methods", "raw", "--batch-sizes", "2", "-o", str(tmp_path / "x.csv")]) == 2
     assert "--batch-sizes goes with --diffll-modes" in capsys.readouterr().err
+
+
+def test_the_report_table_shows_psnr_and_keeps_kinds_apart():
+    from reports.efficiency_table import efficiency_table, table_note
+
+    base = {"width": 600, "height": 400, "status": "ok", "peak_mem_mb": 100.0, "baseline_mem_mb": 40.0,
+            "ratio": 1.0, "ratio_low": 1.0, "ratio_high": 1.0, "reference": "diffll_fp32", "pairing": "visit"}
+    frame = pd.DataFrame([
+        {**base, "method": "mtcnn", "kind": "detector", "median_s": 0.2, "psnr_db": np.nan, "psnr_reference": np.nan},
+        {**base, "method": "diffll_fp32", "kind": "enhancer", "median_s": 6.0, "psnr_db": np.inf, "psnr_reference": "diffll_fp32"},
+        {**base, "method": "diffll_bf16", "kind": "enhancer", "median_s": 2.5, "ratio": 0.4, "ratio_low": 0.38,
+         "ratio_high": 0.42, "psnr_db": 55.96, "psnr_reference": "diffll_fp32"},
+    ])
+    table = efficiency_table(frame)
+    assert table["kind"].tolist() == ["enhancer", "enhancer", "detector"]
+    assert table["method"].tolist() == ["diffll_fp32", "diffll_bf16", "mtcnn"]
+    cells = dict(zip(table["method"], table["600x400"], strict=True))
+    assert cells["diffll_bf16"] == "2.500 s / 60 MB / 0.40x [0.38-0.42] / 56.0 dB"
+    assert cells["diffll_fp32"].endswith("/ identical output") and "dB" not in cells["mtcnn"]
+    assert "PSNR of each label's output against diffll_fp32's output" in table_note(frame)
+    enhancers_only = efficiency_table(frame[frame["kind"] == "enhancer"])
+    assert "kind" not in enhancers_only and enhancers_only["method"].tolist() == ["diffll_fp32", "diffll_bf16"]
