@@ -19,16 +19,7 @@ from diffll.checkpoint import (
 from diffll.config import DiffLLConfig
 from diffll.inference import Enhancer
 from diffll.model import DiffLL
-
-
-def perturbed_small_model(seed: int) -> DiffLL:
-    """Small network with every parameter moved off its initial value."""
-    torch.manual_seed(seed)
-    model = DiffLL(DiffLLConfig.small())
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.02 * torch.randn_like(p))
-    return model.eval()
+from tests.diffll_models import perturbed_small_model
 
 
 def test_save_load_round_trip_is_bit_identical(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 
 from diffll.config import DiffLLConfig
 from diffll.inference import Enhancer, FrameTooLargeError, cpu_supports_bf16
-from diffll.model import DiffLL
 from diffll.padding import pad_to_multiple
 from diffll.tiling import (
     blend_window,
@@ -20,15 +19,7 @@ from diffll.tiling import (
     hfrm_in_strips,
     tile_positions,
 )
-
-
-def small_model(seed: int = 0) -> DiffLL:
-    torch.manual_seed(seed)
-    model = DiffLL(DiffLLConfig.small())
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.02 * torch.randn_like(p))
-    return model.eval()
+from tests.diffll_models import perturbed_small_model as small_model
 
 
 def smooth_image(height: int, width: int, seed: int = 0, scale: float = 0.3) -> torch.Tensor:

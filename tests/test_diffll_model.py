@@ -13,12 +13,7 @@ from diffll.model import DiffLL
 from diffll.sampler import DDIMSampler
 from diffll.schedule import NoiseSchedule
 from diffll.unet import UNet
-
-
-def small_model(seed: int = 0) -> DiffLL:
-    torch.manual_seed(seed)
-    return DiffLL(DiffLLConfig.small()).eval()
-
+from tests.diffll_models import initial_small_model as small_model
 
 # ---- structure ---------------------------------------------------------------------------
 

@@ -28,15 +28,6 @@ ATOL = 1e-5
 INPUTS = ("lime", "rand")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: extra threads only add contention on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def weights() -> Path:
     return shared_path("weights")

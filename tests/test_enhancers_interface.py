@@ -37,14 +37,6 @@ README_PARAMETERS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make(name: str, **options) -> enhancers.Method:
     if name in LEARNED and not WEIGHTS.is_dir():
         pytest.skip(f"needs {WEIGHTS} (the project's ../shared folder is absent here)")

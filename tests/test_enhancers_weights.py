@@ -10,6 +10,7 @@ import pytest
 from conftest import shared_path
 
 import enhancers
+from enhancers.registry import list_methods, method_class
 from enhancers.weights import (
     ENV_VAR,
     WeightsError,
@@ -19,17 +20,8 @@ from enhancers.weights import (
     weights_dir,
 )
 
-LEARNED = [
-    "zero_dce",
-    "zero_dce_pp",
-    "sci_easy",
-    "sci_medium",
-    "sci_difficult",
-    "ruas_lol",
-    "ruas_upe",
-    "ruas_dark",
-    "uretinex",
-]
+# every registered method with released weights (the class attribute, nothing built)
+LEARNED = [n for n in list_methods() if method_class(n).family == "learned"]
 
 
 def test_every_learned_method_lists_files_known_to_the_manifest() -> None:
