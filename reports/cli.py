@@ -32,12 +32,12 @@ def _build(args: argparse.Namespace) -> int:
         raise ValueError(f"--config-json is not valid JSON: {exc}") from None
     if not isinstance(config, dict):
         raise ValueError("--config-json must be a JSON object (the workflow config)")
-    skipped = config.pop("skipped_detectors", {})  # added by the workflow, not a config key
-    config = validate_config(config)  # the schema's defaults, as the workflow fills them
-    config["skipped_detectors"] = skipped
     results = Path(args.results_dir)
     if not results.is_dir():  # a typo here would otherwise render an empty report, exit 0
         raise FileNotFoundError(2, "results folder not found", str(results))
+    skipped = config.pop("skipped_detectors", {})  # added by the workflow, not a config key
+    config = validate_config(config)  # the schema's defaults, as the workflow fills them
+    config["skipped_detectors"] = skipped
     html_path, _ = build_report(config, results, Path(args.out_dir))
     print(f"report written to {html_path}")
     return 0

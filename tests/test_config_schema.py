@@ -89,3 +89,11 @@ def test_config_readme_states_the_schemas_defaults() -> None:
                     wrong.append(f"{section}.{key}: README {documented[(section, key)]!r}, schema {value!r}")
     assert checked >= 20, f"only {checked} defaults found in config/README.md tables"
     assert not wrong, wrong
+
+
+def test_reports_build_checks_the_config_it_is_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from reports.cli import main
+
+    bad = '{"datasets": {"night": {"kind": "darkface", "path": "x"}}, "report": {"panel_images": -1}}'
+    assert main(["build", "--config-json", bad, "--results-dir", str(tmp_path), "-o", str(tmp_path / "r")]) == 2
+    assert "invalid configuration: report.panel_images: -1 is less than the minimum of 0" in capsys.readouterr().err
