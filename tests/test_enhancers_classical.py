@@ -181,3 +181,17 @@ def test_gamma_auto_hits_the_target_mean_luma() -> None:
     # unreachable targets fall back to the nearest bound without error
     assert auto_gamma(np.zeros((4, 4, 3)), 0.5, (0.1, 100.0)) == 100.0
     assert auto_gamma(np.ones((4, 4, 3)), 0.5, (0.1, 100.0)) == 0.1
+
+
+@pytest.mark.parametrize(("cls", "function"), [("LIME", "lime_enhance"), ("MSRCR", "msrcr")])
+def test_the_method_and_its_function_share_defaults(cls: str, function: str) -> None:
+    """The constructor spells its options out (the registry reads them from the signature), so
+    its defaults must stay those of the published-parameter function it calls."""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"enhancers.{'lime' if cls == 'LIME' else 'msrcr'}")
+    method_defaults = getattr(module, cls).default_options()
+    params = inspect.signature(getattr(module, function)).parameters.values()
+    function_defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+    assert method_defaults == function_defaults
