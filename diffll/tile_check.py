@@ -34,19 +34,14 @@ import torch
 
 from diffll.padding import padded_size
 from diffll.tiling import tile_positions
+from lowlight_common.metrics import psnr
 
-__all__ = ["main", "psnr_u8", "seam_ratio"]
+__all__ = ["main", "seam_ratio"]
 
 FIELDS = (
     "image", "width", "height", "mode", "tile", "overlap", "precision", "seed",
     "psnr_db", "max_abs_diff_u8", "seam_ratio", "full_s", "tiled_s",
 )
-
-
-def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB between two uint8 images (inf when equal)."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 def tile_borders(size: int, tile: int, overlap: int, align: int) -> list[int]:
@@ -124,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                     "image": path.name, "width": width, "height": height, "mode": mode,
                     "tile": tile, "overlap": args.overlap if mode == "blend" else "",
                     "precision": args.precision, "seed": args.seed,
-                    "psnr_db": round(psnr_u8(tiled, reference), 2),
+                    "psnr_db": round(psnr(tiled, reference, peak=255.0), 2),
                     "max_abs_diff_u8": int(abs_diff.max()),
                     "seam_ratio": round(seam_ratio(diff, rows, cols), 3),
                     "full_s": round(full_s, 2), "tiled_s": round(tiled_s, 2),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import os
 import re
 from pathlib import Path
@@ -21,15 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["add_psnr", "output_path", "psnr"]
+from lowlight_common.metrics import psnr
 
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two images in [0, 1] (``inf`` when identical). Shapes must agree."""
-    if a.shape != b.shape:
-        raise ValueError(f"cannot compare outputs of shapes {a.shape} and {b.shape}")
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
+__all__ = ["add_psnr", "output_path"]
 
 
 def output_path(directory: str | os.PathLike[str], label: str, width: int, height: int) -> Path:

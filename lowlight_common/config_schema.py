@@ -50,14 +50,3 @@ def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any] | None 
         raise ValueError(f"invalid configuration: {where}: {error.message}")
     return filled
 
-
-def schema_defaults(schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """What every section defaults to, e.g. ``schema_defaults()["benchmark"]["budget_s"]``."""
-    node = schema if schema is not None else load_schema()
-    out: dict[str, Any] = {}
-    for name, sub in (node.get("properties") or {}).items():
-        if sub.get("type") == "object" and "properties" in sub and "default" in sub:
-            out[name] = {**copy.deepcopy(sub["default"]), **schema_defaults(sub)}
-        elif "default" in sub:
-            out[name] = copy.deepcopy(sub["default"])
-    return out

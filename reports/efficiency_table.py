@@ -19,6 +19,7 @@ from efficiency.scaling import has_ratios, scaling_table
 
 
 def _cell(row: pd.Series, ratios: bool) -> str:
+    """'time s / memory MB[ / ratio x [low-high]][ / PSNR dB]' of one benchmark row."""
     if row["status"] != "ok":
         return str(row["status"])
     mem = row["peak_mem_mb"] - (0.0 if pd.isna(row["baseline_mem_mb"]) else row["baseline_mem_mb"])
@@ -29,12 +30,16 @@ def _cell(row: pd.Series, ratios: bool) -> str:
             text += f" [{row['ratio_low']:.2f}-{row['ratio_high']:.2f}]"
     psnr = row.get("psnr_db", np.nan)
     if pd.notna(psnr):
-        text += " / identical output" if np.isinf(psnr) else f" / {psnr:.1f} dB"
+        if row["method"] == row.get("psnr_reference"):
+            text += " / PSNR reference"
+        else:
+            text += " / identical output" if np.isinf(psnr) else f" / {psnr:.1f} dB"
     return text
 
 
 def _has_kinds(frame: pd.DataFrame) -> bool:
-    return "kind" in frame and frame["kind"].notna().any() and (frame["kind"] != "enhancer").any()
+    """A detector among the rows (CSVs from before the kind column have none)."""
+    return "kind" in frame and frame["kind"].dropna().ne("enhancer").any()
 
 
 def efficiency_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -44,7 +49,7 @@ def efficiency_table(frame: pd.DataFrame) -> pd.DataFrame:
     kinds = _has_kinds(frame)
     cells: dict[tuple[str, str], dict[str, str]] = {}
     for _, row in frame.iterrows():
-        kind = str(row["kind"]) if kinds else ""
+        kind = (str(row["kind"]) if pd.notna(row["kind"]) else "enhancer") if kinds else ""
         cells.setdefault((kind, row["method"]), {})[f"{int(row['width'])}x{int(row['height'])}"] = _cell(row, ratios)
     order = sorted(cells, key=lambda key: (key[0] != "enhancer", key[0])) if kinds else list(cells)
     out = pd.DataFrame([cells[key] for key in order])

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diffll.tile_check import main, psnr_u8, seam_ratio, tile_borders
+from diffll.tile_check import main, seam_ratio, tile_borders
+from lowlight_common.metrics import psnr
 
 
-def test_psnr_u8() -> None:
+def test_psnr_of_uint8_images() -> None:
     a = np.zeros((4, 4, 3), np.uint8)
-    assert psnr_u8(a, a) == math.inf
-    assert psnr_u8(a, a + 1) == pytest.approx(20 * math.log10(255.0))
+    assert psnr(a, a, peak=255.0) == math.inf
+    assert psnr(a, a + 1, peak=255.0) == pytest.approx(20 * math.log10(255.0))
 
 
 def test_tile_borders_are_tile_starts_and_ends() -> None:

@@ -11,8 +11,9 @@ import pytest
 
 from efficiency.cli import main as cli_main
 from efficiency.diffll_modes import REFERENCE_LABEL, diffll_labels
-from efficiency.fidelity import add_psnr, output_path, psnr
+from efficiency.fidelity import add_psnr, output_path
 from efficiency.runner import BenchmarkSettings, run_benchmark, run_cell
+from lowlight_common.metrics import psnr
 from tests.efficiency_dummies import OFFSET, SLEEP
 
 
@@ -120,15 +121,18 @@ def test_the_report_table_shows_psnr_and_keeps_kinds_apart():
     frame = pd.DataFrame([
         {**base, "method": "mtcnn", "kind": "detector", "median_s": 0.2, "psnr_db": np.nan, "psnr_reference": np.nan},
         {**base, "method": "diffll_fp32", "kind": "enhancer", "median_s": 6.0, "psnr_db": np.inf, "psnr_reference": "diffll_fp32"},
+        {**base, "method": "diffll_fp32_b2", "kind": np.nan, "median_s": 6.1, "psnr_db": np.inf, "psnr_reference": "diffll_fp32"},
         {**base, "method": "diffll_bf16", "kind": "enhancer", "median_s": 2.5, "ratio": 0.4, "ratio_low": 0.38,
          "ratio_high": 0.42, "psnr_db": 55.96, "psnr_reference": "diffll_fp32"},
     ])
     table = efficiency_table(frame)
-    assert table["kind"].tolist() == ["enhancer", "enhancer", "detector"]
-    assert table["method"].tolist() == ["diffll_fp32", "diffll_bf16", "mtcnn"]
+    assert table["kind"].tolist() == ["enhancer", "enhancer", "enhancer", "detector"]  # no kind: an enhancer
+    assert table["method"].tolist() == ["diffll_fp32", "diffll_fp32_b2", "diffll_bf16", "mtcnn"]
     cells = dict(zip(table["method"], table["600x400"], strict=True))
     assert cells["diffll_bf16"] == "2.500 s / 60 MB / 0.40x [0.38-0.42] / 56.0 dB"
-    assert cells["diffll_fp32"].endswith("/ identical output") and "dB" not in cells["mtcnn"]
+    assert cells["diffll_fp32"].endswith("/ PSNR reference") and cells["diffll_fp32_b2"].endswith("/ identical output")
+    assert "dB" not in cells["mtcnn"] and "PSNR" not in cells["mtcnn"]
     assert "PSNR of each label's output against diffll_fp32's output" in table_note(frame)
-    enhancers_only = efficiency_table(frame[frame["kind"] == "enhancer"])
-    assert "kind" not in enhancers_only and enhancers_only["method"].tolist() == ["diffll_fp32", "diffll_bf16"]
+    enhancers_only = efficiency_table(frame[frame["kind"] != "detector"])
+    assert "kind" not in enhancers_only
+    assert enhancers_only["method"].tolist() == ["diffll_fp32", "diffll_fp32_b2", "diffll_bf16"]
