@@ -4,7 +4,8 @@ One job per module: ``options`` (the one ``KEY=VALUE`` grammar, option types che
 constructors), ``registry`` (lazy name -> class registries, one error type), ``devices``
 (device resolution, hardware description), ``files`` (SHA-256 of a file), ``sizes`` (``WxH``),
 ``records`` (strict dataclass loading from dicts), ``memory`` (peak RSS), ``config_schema``
-(the workflow config validated against its schema, defaults filled). Atomic JSON/CSV writes
+(the workflow config validated against its schema, defaults filled), ``metrics`` (PSNR of
+two arrays). Atomic JSON/CSV writes
 are :func:`lldata.atomic.write_json` / :func:`lldata.atomic.write_csv`, beside ``atomic_write``.
 
 This package imports no other package of the project, so every package may depend on it
