@@ -24,6 +24,7 @@ from typing import Any
 
 from enhancers.weights import ENV_VAR, WeightsError, weights_dir
 from lowlight_common.files import sha256_file
+from lowlight_common.torch_files import INTEGER_TENSORS, check_tensors, load_error_reason
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,13 @@ def _how_to_get(entry: CheckpointEntry, where: Path) -> str:
         f"as {where}, or point option weights_dir / ${ENV_VAR} to a folder holding {entry.key}; "
         f"{checksum}"
     )
+
+
+def files_named_in(text: str, folder: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The checkpoint files of the manifest that ``text`` (a detector's ``info.weights``) names,
+    in the weights folder: what the workflow makes inputs of a detector's jobs, with their
+    sha256 in the params, so that a file replaced at the same path reruns them."""
+    return [weights_dir(folder) / key for key in sorted(manifest()) if key in text]
 
 
 def missing_reason(key: str, folder: str | os.PathLike[str] | None = None) -> str | None:
@@ -139,11 +147,15 @@ def load_state_dict(
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for bad pickles
-        raise WeightsError(f"checkpoint {path} could not be loaded: {exc}") from exc
+        raise WeightsError(f"checkpoint {path} could not be loaded: {load_error_reason(exc)}") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise WeightsError(f"checkpoint {path} holds a {type(state).__name__}, not a state dict")
+    try:  # NaN, integer or bool weights give no or garbage detections with exit code 0
+        check_tensors(path, state, integer_ok=INTEGER_TENSORS)
+    except ValueError as exc:
+        raise WeightsError(str(exc)) from None
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 

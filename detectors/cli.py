@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from detectors.evaluation.bootstrap import MAX_RESAMPLES
 from lowlight_common.cli import add_version_flag, run_command
 from lowlight_common.options import OptionError
 from lowlight_common.options import parse_option as _parse_option
@@ -33,15 +34,35 @@ def parse_option(text: str) -> tuple[str, Any]:
 
 
 def parse_edges(text: str) -> tuple[float, ...]:
+    from detectors.evaluation.darkface import check_size_edges
+
     try:
         edges = tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
+        check_size_edges(edges)
+    except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers, got {text!r}"
+            f"expected comma-separated, finite, positive, increasing numbers, got {text!r} ({exc})"
         ) from None
-    if list(edges) != sorted(edges):
-        raise argparse.ArgumentTypeError(f"size edges must be increasing, got {text!r}")
     return edges
+
+
+def _bounded(kind: type, low: float, high: float) -> Any:
+    """argparse type: a number of ``kind`` in ``[low, high]`` (NaN and infinities refused)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low <= value <= high:  # NaN fails every comparison
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {text!r}")
+        return value
+
+    return parse
+
+
+# numpy's and torch's seeds are unsigned; 2**32 - 1 is the bound every generator accepts.
+_SEED = _bounded(int, 0, 2**32 - 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,10 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
             "--allow-missing", action="store_true", help="missing prediction file = no boxes"
         )
         p.add_argument(
-            "--bootstrap", type=int, default=1000, metavar="N", help="resamples (0: none)"
+            "--bootstrap",
+            type=_bounded(int, 0, MAX_RESAMPLES),
+            default=1000,
+            metavar="N",
+            help=f"resamples (0: none; else at least 2 / (1 - level), at most {MAX_RESAMPLES})",
         )
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--level", type=float, default=0.95, help="confidence level")
+        p.add_argument("--seed", type=_SEED, default=0)
+        p.add_argument(
+            "--level", type=_bounded(float, 0.5, 0.999), default=0.95, help="confidence level"
+        )
 
     p = sub.add_parser("evaluate", help="official DARK FACE AP (or the COCO cross-check)")
     eval_args(p)
@@ -88,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="write pr_curve.csv, ap.json, per_image.csv, size_recall.csv"
     )
     p.add_argument("--mode", choices=["darkface", "coco"], default="darkface")
-    p.add_argument("--working-threshold", type=float, default=0.5, help="normalised score")
+    p.add_argument(
+        "--working-threshold", type=_bounded(float, 0.0, 1.0), default=0.5, help="normalised score"
+    )
     p.add_argument("--size-edges", type=parse_edges, default=(16.0, 32.0), metavar="16,32")
     p.add_argument("--size-by", choices=["height", "sqrt_area"], default="height")
 
@@ -138,9 +167,12 @@ def _detect(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from detectors.evaluation import DarkFaceEvaluator, bootstrap_ap, coco_ap
+    from detectors.evaluation.bootstrap import check_bootstrap
     from detectors.evaluation.outputs import write_darkface_outputs, write_json
     from detectors.formats import load_pairs
 
+    if args.bootstrap > 0:
+        check_bootstrap(args.bootstrap, args.level)
     records = load_pairs(args.gt, args.pred, allow_missing=args.allow_missing, dataset=args.dataset)
     if args.mode == "coco":
         result = coco_ap((r.image_id, r.gt_boxes, r.pred_boxes, r.pred_scores) for r in records)
@@ -169,6 +201,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from detectors.evaluation import DarkFaceEvaluator, paired_bootstrap
+    from detectors.evaluation.bootstrap import check_bootstrap
     from detectors.evaluation.outputs import write_json
     from detectors.formats import load_pairs
 
@@ -176,8 +209,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise ValueError(
             f"compare needs exactly two --pred folders (A then B), got {len(args.pred)}"
         )
-    if args.bootstrap < 1:
-        raise ValueError("compare needs --bootstrap >= 1")
+    check_bootstrap(args.bootstrap, args.level)
     tables = []
     for pred_dir in args.pred:
         evaluator = DarkFaceEvaluator()

@@ -30,6 +30,9 @@ _BUILTIN: dict[str, str] = {
     "dsfd": "detectors.dsfd:DSFDDetector",
     "retinaface_r50": "detectors.retinaface_torch:RetinaFaceTorchDetector",
     "retinaface_mnet": "detectors.retinaface_torch:RetinaFaceMobileNetDetector",
+    "yunet": "detectors.yunet:YuNetDetector",
+    "scrfd": "detectors.scrfd:SCRFDDetector",
+    "centerface": "detectors.centerface:CenterFaceDetector",
 }
 
 DEVICES = ("auto", "cpu", "cuda")

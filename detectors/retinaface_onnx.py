@@ -18,6 +18,7 @@ import numpy as np
 
 from detectors.base import Detections, Detector
 from detectors.registry import DetectorInfo
+from lowlight_common.threads import onnx_session_options
 
 _CUDA_EP = "CUDAExecutionProvider"
 
@@ -84,9 +85,8 @@ class RetinaFaceDetector(Detector):
         providers = ["CPUExecutionProvider"]
         if device == "cuda":
             providers = [_CUDA_EP, "CPUExecutionProvider"]
-        options = ort.SessionOptions()
-        if int(num_threads) > 0:
-            options.intra_op_num_threads = int(num_threads)
+        # torch's thread count unless num_threads > 0; no spinning (lowlight_common/threads.py)
+        options = onnx_session_options(int(num_threads))
         self.session = ort.InferenceSession(WEIGHTS, sess_options=options, providers=providers)
         self.providers = self.session.get_providers()
 

@@ -33,6 +33,7 @@ from diffll.config import DiffLLConfig
 from diffll.model import DiffLL
 from lldata.atomic import atomic_write
 from lowlight_common.files import sha256_file
+from lowlight_common.torch_files import check_tensors, load_error_reason
 
 __all__ = [
     "CheckpointError",
@@ -154,9 +155,19 @@ def _read_record(weights: Path, record_file: Path | None) -> dict[str, Any]:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{weights}: checkpoint record is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise CheckpointError(f"{weights}: checkpoint record is nested too deeply") from None
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise CheckpointError(
+            f"{weights}: checkpoint record must be a JSON object with a 'config' object, got "
+            f"{type(record).__name__}"
+        )
     if record.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{weights}: record format {record.get('format')!r} != {FORMAT_NAME}")
-    if int(record.get("format_version", 0)) > FORMAT_VERSION:
+    version = record.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"{weights}: record format_version {version!r} is not an integer")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{weights}: format version {record['format_version']} is newer than this code "
             f"({FORMAT_VERSION})"
@@ -187,6 +198,30 @@ def load_state_dict_strict(model: DiffLL, state: Mapping[str, torch.Tensor], sou
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
 
 
+_FLOAT_DTYPES = ("F32", "F16", "BF16", "F64")
+
+
+def _check_header(
+    weights: Path, expected: Mapping[str, torch.Tensor], found: Mapping[str, tuple[str, tuple[int, ...]]]
+) -> None:
+    """Names, shapes and float dtypes from the safetensors header against the network's."""
+    shapes = {k: tuple(v.shape) for k, v in expected.items()}
+    missing = sorted(set(shapes) - set(found))
+    unexpected = sorted(set(found) - set(shapes))
+    wrong = sorted(f"{k}: {found[k][1]} vs model {shapes[k]}" for k in set(found) & set(shapes)
+                   if found[k][1] != shapes[k])
+    parts = [f"{len(items)} {label} (e.g. {', '.join(items[:3])})"
+             for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+             if items]
+    if parts:
+        raise CheckpointError(f"{weights}: weights do not fit the network the record describes: " + "; ".join(parts))
+    not_float = sorted(f"{k} ({dtype})" for k, (dtype, _) in found.items() if dtype not in _FLOAT_DTYPES)
+    if not_float:
+        raise CheckpointError(
+            f"{weights}: {len(not_float)} tensor(s) are not floating point, e.g. {', '.join(not_float[:3])}"
+        )
+
+
 def load_checkpoint(
     path: str | os.PathLike[str], device: str | torch.device = "cpu"
 ) -> tuple[DiffLL, DiffLLConfig, dict[str, Any]]:
@@ -200,10 +235,22 @@ def load_checkpoint(
         config = DiffLLConfig.from_dict(record["config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{weights}: bad network config in record ({exc})") from None
-    state: dict[str, torch.Tensor] = {}
+    try:
+        # The network's shapes on the meta device (no memory), compared with the file's header
+        # before any tensor is read or any real network allocated.
+        with torch.device("meta"):
+            expected = DiffLL(config).state_dict()
+    except ValueError as exc:
+        raise CheckpointError(f"{weights}: bad schedule in record ({exc})") from None
     with safe_open(str(weights), framework="pt", device="cpu") as handle:
-        for key in handle.keys():  # noqa: SIM118 - safe_open handles are not iterable
-            state[key] = handle.get_tensor(key)
+        keys = list(handle.keys())  # noqa: SIM118 - safe_open handles are not iterable
+        header = {key: handle.get_slice(key) for key in keys}
+        _check_header(weights, expected, {k: (v.get_dtype(), tuple(v.get_shape())) for k, v in header.items()})
+        state = {key: handle.get_tensor(key) for key in keys}
+    try:
+        check_tensors(weights, state)
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
     model = DiffLL(config)
     load_state_dict_strict(model, state, str(weights))
     model.to(device).eval()
@@ -258,14 +305,14 @@ def _load_restricted_pickle(src: Path) -> Any:
     except pickle.UnpicklingError as exc:
         # torch words it "Unsupported global: GLOBAL x.y" or "unsupported GLOBAL x.y whose ..."
         found = re.search(r"(?i)unsupported global:?\s+(?:GLOBAL\s+)?(\S+)", str(exc))
-        what = f"it names {found.group(1)}" if found else f"torch's restricted unpickler says: {exc}"
+        what = f"it names {found.group(1)}" if found else f"torch's restricted unpickler says: {load_error_reason(exc)}"
         raise CheckpointError(
             f"{src}: refused to unpickle: {what}, which is not allowed (allowed are tensors, plain "
             "data, torch.device and argparse.Namespace: what the authors' checkpoint layout holds; "
             "other globals can run code while unpickling, so this file is not converted)"
         ) from None
     except Exception as exc:  # torch raises several types for files that are no checkpoint
-        raise CheckpointError(f"{src}: cannot read as a PyTorch checkpoint ({exc})") from None
+        raise CheckpointError(f"{src}: cannot read as a PyTorch checkpoint ({load_error_reason(exc)})") from None
 
 
 def convert_official(

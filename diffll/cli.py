@@ -263,6 +263,8 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
                     n_done += 1
                 except OSError as exc:
                     errors.append(f"{path}: cannot write output ({exc})")
+                except ValueError as exc:  # a non-finite output: no black image written
+                    errors.append(f"{path}: enhancement failed ({exc})")
             bar.update(len(paths))
         report_new_errors()
     print(f"diffll: wrote {n_done} image(s) to {out_dir}, {len(errors)} failed", file=sys.stderr)

@@ -17,7 +17,7 @@ from torch import nn
 
 from diffll.config import DiffLLConfig
 from diffll.hfrm import HFRM
-from diffll.sampler import DDIMSampler
+from diffll.sampler import ddim_loop
 from diffll.schedule import NoiseSchedule
 from diffll.tiling import hfrm_in_strips
 from diffll.unet import UNet
@@ -108,19 +108,8 @@ class DiffLL(nn.Module):
             raise ValueError(
                 f"start noise {tuple(x_T.shape)} must match LL shape {tuple(condition.shape)}"
             )
-        sampler = DDIMSampler(self.schedule)
-        sampler.set_timesteps(num_steps if num_steps is not None else self.config.sampling_steps)
-        x = x_T.float()
-        n = x.shape[0]
-        eps_first: torch.Tensor | None = None
-        for t in sampler.timesteps:
-            t_batch = torch.full((n,), float(t), device=x.device)
-            eps = self.Unet(torch.cat([condition, x], dim=1), t_batch)
-            if eps_first is None:
-                eps_first = eps
-            x, _ = sampler.step(eps, t, x)
-        assert eps_first is not None  # set_timesteps guarantees at least one step
-        return x, eps_first
+        steps = num_steps if num_steps is not None else self.config.sampling_steps
+        return ddim_loop(self.Unet, self.schedule, condition, x_T, steps)
 
     @staticmethod
     def reconstruct(ll: torch.Tensor, highs: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -10,11 +10,13 @@ run the same loop. Its arithmetic is float32 even under autocast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from diffll.schedule import NoiseSchedule
 
-__all__ = ["DDIMSampler"]
+__all__ = ["DDIMSampler", "ddim_loop"]
 
 
 class DDIMSampler:
@@ -55,3 +57,31 @@ class DDIMSampler:
             x0 = (x_t - eps * (1 - at).sqrt()) / at.sqrt()
             x_next = at_next.sqrt() * x0 + (1 - at_next).sqrt() * eps
         return x_next, x0
+
+
+def ddim_loop(
+    denoiser: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    schedule: NoiseSchedule,
+    condition: torch.Tensor,
+    x_T: torch.Tensor,
+    num_steps: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Conditional deterministic DDIM from ``x_T``: ``eps = denoiser(concat[condition, x_t], t)``
+    at every visited timestep. Returns ``(x_0, eps of the first step)``.
+
+    One loop for DiffLL (on the coarsest LL band) and the pixel-space baseline
+    (:mod:`diffll.baselines.pixel_ddim`), so the two differ only in what they diffuse.
+    """
+    sampler = DDIMSampler(schedule)
+    sampler.set_timesteps(num_steps)
+    x = x_T.float()
+    n = x.shape[0]
+    eps_first: torch.Tensor | None = None
+    for t in sampler.timesteps:
+        t_batch = torch.full((n,), float(t), device=x.device)
+        eps = denoiser(torch.cat([condition, x], dim=1), t_batch)
+        if eps_first is None:
+            eps_first = eps
+        x, _ = sampler.step(eps, t, x)
+    assert eps_first is not None  # set_timesteps guarantees at least one step
+    return x, eps_first

@@ -44,12 +44,19 @@ class NoiseSchedule:
         schedule: str = "linear",
     ) -> None:
         self.num_timesteps = int(num_timesteps)
-        self.betas = torch.from_numpy(
-            make_betas(schedule, beta_start, beta_end, self.num_timesteps)
-        ).float()
+        betas = make_betas(schedule, beta_start, beta_end, self.num_timesteps)
+        if not (np.isfinite(betas).all() and (betas > 0).all() and (betas <= 1).all()):
+            # NaN or out-of-range betas give NaN or black images without any error downstream
+            raise ValueError(
+                f"{schedule} schedule from beta_start={beta_start}, beta_end={beta_end} has betas "
+                "outside (0, 1]"
+            )
+        self.betas = torch.from_numpy(betas).float()
         self.alphas_cumprod = (1 - self.betas).cumprod(dim=0)
         # alpha_bar at t = -1 (the step after the last) is 1: prepend it once.
-        self._padded = torch.cat((torch.ones(1), self.alphas_cumprod))
+        # On the betas' device (CPU) even inside a ``torch.device("meta")`` block, where
+        # checkpoint loading builds a network to compare shapes before allocating it.
+        self._padded = torch.cat((torch.ones(1, device=self.betas.device), self.alphas_cumprod))
         self._by_device: dict[torch.device, torch.Tensor] = {}
 
     @classmethod

@@ -5,6 +5,9 @@
     efficiency run --interleave --rounds 5 --threads 1 --methods ... -o cpu.csv   # side by side, ratios to a reference
     efficiency run --diffll-modes fp32 bf16 bf16-compile --batch-sizes 1 4 --resolutions 600x400 -o diffll.csv
                                                  # DiffLL's modes against its fp32 path: speed, memory, PSNR
+    efficiency run --interleave --diffusion-baselines diffll_k2 diffll_k2_bf16 diffll_k1 diffll_k3 pixel_ddim weatherdiff -o d.csv
+                                                 # DiffLL against pixel-space diffusion and its wavelet depth
+                                                 # (timing only, random weights; FLOPs, projections)
     efficiency compare first.csv second.csv      # do two runs agree within 15% (cells > 50 ms)?
                                                  # (on the ratios when both runs are interleaved)
 """
@@ -43,6 +46,42 @@ def detector_labels(detectors: list[str], options: dict, random_weights_if_absen
             label.setdefault("random_weights_if_absent", True)
 
 
+def _known_label(label: str, options: dict) -> bool:
+    """A label names something the worker can build: a ``module:Class`` plug-in, or a method
+    (detector) of the registry, directly or through its options' ``method``."""
+    opts = options.get(label, {})
+    name = str(opts.get("method", label))
+    if ":" in name:
+        return True
+    if opts.get("kind", "enhancer") == "detector":
+        from detectors.registry import list_detectors
+
+        return name in list_detectors()
+    from enhancers import list_methods
+
+    return name in list_methods()
+
+
+def check_run_arguments(args: argparse.Namespace, labels: list[str], options: dict, reference: str | None) -> None:
+    """Settings that cannot work are usage errors (exit 2) before anything runs."""
+    for flag, value, lowest in (("--rounds", args.rounds, 1), ("--repeats", args.repeats, 1), ("--warmup", args.warmup, 0),
+                                ("--threads", args.threads, 0)):
+        if value is not None and value < lowest:
+            raise ValueError(f"{flag} must be >= {lowest}, got {value}")
+    for flag, value in (("--budget", args.budget), ("--timeout", args.timeout), ("--memory-budget-mb", args.memory_budget_mb),
+                        ("--deadline", args.deadline)):
+        if value is not None and not value > 0:
+            raise ValueError(f"{flag} must be > 0, got {value}")
+    if args.min_time < 0:
+        raise ValueError(f"--min-time must be >= 0, got {args.min_time}")
+    unknown = [label for label in labels if not _known_label(label, options)]
+    if unknown:
+        raise ValueError(f"unknown method or detector label(s): {', '.join(unknown)} (see `enhance --list`, or give "
+                         "--options-json '{\"LABEL\": {\"method\": NAME, ...}}')")
+    if reference and reference not in labels:
+        raise ValueError(f"--reference {reference!r} is not among the benchmarked labels: {', '.join(labels)}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         resolutions = tuple(parse_size(r) for r in args.resolutions) if args.resolutions else None
@@ -64,7 +103,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             reference = reference or (REFERENCE_LABEL if args.interleave else None)
         elif args.batch_sizes != [1]:
             raise ValueError("--batch-sizes goes with --diffll-modes (other labels: a batch_size option in --options-json)")
-        labels = list(args.methods) + diffll + list(args.detectors)
+        baselines = []
+        if args.diffusion_baselines:
+            from efficiency.diffusion_labels import DEFAULT_REFERENCE, diffusion_labels
+
+            made = diffusion_labels(args.diffusion_baselines)
+            taken = sorted(set(made) & (set(args.methods) | set(args.detectors) | set(diffll)))
+            if taken:
+                raise ValueError(f"label(s) {', '.join(taken)} given twice (--diffusion-baselines and another option)")
+            options.update(made)
+            baselines = list(made)
+            if args.interleave and not reference and DEFAULT_REFERENCE in made:
+                reference = DEFAULT_REFERENCE
+        labels = list(args.methods) + diffll + baselines + list(args.detectors)
         if not labels:
             raise ValueError("nothing to measure: give --methods, --diffll-modes and/or --detectors")
         both = sorted(set(args.methods) & set(args.detectors))
@@ -75,13 +126,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             from efficiency.worker import photo_frame
 
             photo_frame(args.image, 8, 8)  # an unreadable photo is a usage error now, not one per cell
+        check_run_arguments(args, labels, options, reference)
     except (ValueError, json.JSONDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     settings = BenchmarkSettings(device=args.device, warmup=args.warmup, repeats=args.repeats, rounds=args.rounds, budget_s=args.budget,
                                  timeout_s=args.timeout, threads=args.threads or None, min_time_s=args.min_time, interleave=args.interleave,
                                  reference=reference, pairing=args.pairing, seed=args.seed, method_options=options,
-                                 psnr_reference=psnr_reference,
+                                 psnr_reference=psnr_reference, memory_budget_mb=args.memory_budget_mb, deadline_s=args.deadline,
                                  image_path=str(args.image) if args.image else None)
     if resolutions:
         settings.resolutions = resolutions
@@ -182,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
                         "'diffll' entry of --options-json), against the fp32 path: ratio reference with --interleave, PSNR reference")
     p.add_argument("--batch-sizes", nargs="+", type=int, default=[1],
                    help="with --diffll-modes: images per call for every mode (seconds per image reported; label suffix _bN)")
+    p.add_argument("--diffusion-baselines", nargs="+", metavar="NAME",
+                   help="timing-only diffusion labels on seeded random weights (efficiency.diffusion_labels): pixel_ddim, "
+                        "weatherdiff, diffll_k1, diffll_k2, diffll_k3, each optionally with _bf16; FLOPs and projections in the CSV")
+    p.add_argument("--memory-budget-mb", type=float,
+                   help="a cell whose estimated memory (or frame) exceeds this is not run: over_memory (default: half the RAM)")
+    p.add_argument("--deadline", type=float, help="seconds: cells not started by then are skipped (and projected)")
     p.add_argument("--psnr-against", help="PSNR of every enhancer's output against this label's on the same frame (psnr_db column)")
     p.add_argument("--random-weights-if-absent", action="store_true",
                    help="a detector whose checkpoint is absent is timed on seeded random weights (CSV weights column says so)")

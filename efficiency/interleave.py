@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from efficiency.fidelity import add_psnr
+from efficiency.projection import add_projections
 from efficiency.runner import (
     COLUMNS,
     BenchmarkSettings,
@@ -35,6 +36,7 @@ from efficiency.runner import (
     device_name,
     kind_of,
     pool_rounds,
+    refused,
     run_cell,
     write_csv,
 )
@@ -201,7 +203,19 @@ def interleaved_table(methods: list[str], settings: BenchmarkSettings, bases: di
             row["ratio_low"] = row["ratio_high"] = float("nan")
         row["ratio_pairs"] = int(ratios.size)
         row["ratio_spread"] = float(per_visit.max() / per_visit.min() - 1) if per_visit.size else float("nan")
-    return add_psnr(pd.DataFrame(list(rows.values()), columns=COLUMNS), settings.psnr_reference, settings.output_dir)
+    frame = add_psnr(pd.DataFrame(list(rows.values()), columns=COLUMNS), settings.psnr_reference, settings.output_dir)
+    return add_projections(frame)
+
+
+def _basis(method: str, bases: dict, visits: dict) -> dict | None:
+    """The label's largest measured ok cell so far, with its median over visits (for
+    :func:`efficiency.runner.refused`)."""
+    done = [(key, v) for key, v in visits.items() if key[0] == method and v and v[0].get("status") == "ok"]
+    if not done:
+        return None
+    key, results = max(done, key=lambda kv: kv[0][1] * kv[0][2])
+    seconds = [visit_seconds(r) for r in results if np.isfinite(visit_seconds(r))]
+    return {**bases[key], "median_s": statistics.median(seconds)} if seconds else None
 
 
 def run_interleaved(methods: list[str], settings: BenchmarkSettings, progress: Callable[[str], object] = print,
@@ -217,8 +231,11 @@ def run_interleaved(methods: list[str], settings: BenchmarkSettings, progress: C
         raise ValueError(f"pairing must be 'visit' or 'round', not {settings.pairing!r}")
     if settings.pairing == "visit" and not settings.reference and DEFAULT_REFERENCE in methods:
         settings = dataclasses.replace(settings, reference=DEFAULT_REFERENCE)  # known before the run: timed in every visit
+    import time
+
     import torch
 
+    started = time.monotonic()
     name, date = device_name(settings.device), _dt.date.today().isoformat()
     bases: dict[tuple[str, int, int], dict] = {}
     visits: dict[tuple[str, int, int], list[dict]] = {}
@@ -238,7 +255,11 @@ def run_interleaved(methods: list[str], settings: BenchmarkSettings, progress: C
             if round_index > 1:
                 live = [m for m in live if visits[(m, width, height)][0].get("status") == "ok"]
             for method in visit_order(live, settings.seed, width, height, round_index):
-                result = measure(method, width, height, settings)
+                key = (method, width, height)
+                gate = refused(bases[key], _basis(method, bases, visits), settings, started) if not visits[key] else None
+                if gate is None and visits[key] and settings.deadline_s is not None and time.monotonic() - started > settings.deadline_s:
+                    continue  # a later round after the deadline: the visits made so far stand
+                result = gate or measure(method, width, height, settings)
                 visits[(method, width, height)].append(result)
                 seconds = visit_seconds(result)
                 shown = f"{seconds:.4f} s" if np.isfinite(seconds) else result.get("note", "")

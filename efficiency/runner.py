@@ -39,6 +39,12 @@ import numpy as np
 import pandas as pd
 
 from efficiency.fidelity import add_psnr, output_path
+from efficiency.projection import (
+    PROJECTION_COLUMNS,
+    add_projections,
+    memory_budget_bytes,
+    preflight,
+)
 from efficiency.worker import batch_size_of, label_kind
 from lldata.atomic import atomic_write
 from lowlight_common.devices import cpu_model
@@ -50,7 +56,7 @@ COLUMNS = [
     "date", "status", "runs", "rounds", "median_s", "min_s", "max_s", "iqr_s", "round_spread",
     "peak_mem_mb", "baseline_mem_mb", "mem_kind", "threads", "min_time_s", "interleaved", "seed",
     "reference", "pairing", "ratio", "ratio_low", "ratio_high", "ratio_pairs", "ratio_spread", "visit_s", "visit_ratio", "note",
-    "kind", "image", "weights", "batch_size", "psnr_db", "psnr_reference",
+    "kind", "image", "weights", "batch_size", "psnr_db", "psnr_reference", *PROJECTION_COLUMNS,
 ]
 
 
@@ -75,6 +81,8 @@ class BenchmarkSettings:
     output_dir: str | None = None  # where children save outputs for the PSNR; None: with the cached frames
     bootstrap: int = 2000  # resamples of the rounds for the ratio's interval
     method_options: dict[str, dict] = field(default_factory=dict)
+    memory_budget_mb: float | None = None  # a cell estimated over it is not run (None: half the RAM)
+    deadline_s: float | None = None  # cells not started within this many seconds of the run are skipped
 
 
 def device_name(device: str) -> str:
@@ -206,8 +214,17 @@ def pool_rounds(results: list[dict]) -> dict:
 
 
 def cell_base(method: str, width: int, height: int, settings: BenchmarkSettings, name: str, torch_version: str, date: str) -> dict:
-    """The identity and settings columns of one cell's row."""
-    return {
+    """The identity and settings columns of one cell's row, with the label's FLOPs and memory
+    estimate for this size where its class gives them (:mod:`efficiency.flops`)."""
+    from efficiency.diffusion_labels import TIMING_ONLY_WEIGHTS, is_timing_only
+    from efficiency.flops import label_bytes, label_flops
+
+    options = settings.method_options.get(method, {})
+    extra = {"flops": label_flops(method, options, width, height),
+             "est_mem_mb": label_bytes(method, options, width, height) / 2**20}
+    if is_timing_only(options):
+        extra["weights"] = TIMING_ONLY_WEIGHTS
+    return {**extra, **{
         "method": method, "width": width, "height": height, "megapixels": width * height / 1e6,
         "device": settings.device, "device_name": name,
         "precision": _precision(settings.method_options.get(method, {})),
@@ -215,7 +232,19 @@ def cell_base(method: str, width: int, height: int, settings: BenchmarkSettings,
         "min_time_s": settings.min_time_s, "interleaved": settings.interleave,
         "kind": kind_of(method, settings), "image": settings.image_path or "synthetic",
         "batch_size": batch_size_of(settings.method_options.get(method, {})) if kind_of(method, settings) == "enhancer" else None,
-    }
+    }}
+
+
+def refused(base: dict, basis: dict | None, settings: BenchmarkSettings, started: float) -> dict | None:
+    """The result of a cell not to be run (:func:`efficiency.projection.preflight`, or the run's
+    deadline passed), or None. ``basis``: the label's largest measured ok cell so far."""
+    import time
+
+    if settings.deadline_s is not None and time.monotonic() - started > settings.deadline_s:
+        return {"status": "skipped", "note": f"not run: the run's deadline of {settings.deadline_s:g} s had passed"}
+    return preflight(base["width"], base["height"], base.get("flops", float("nan")), base.get("est_mem_mb", float("nan")) * 2**20,
+                     basis, settings.budget_s, settings.warmup + settings.repeats,
+                     memory_budget_bytes(settings.memory_budget_mb, settings.device))
 
 
 def check_labels(methods: list[str], settings: BenchmarkSettings) -> None:
@@ -253,17 +282,24 @@ def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=prin
 
     def table() -> pd.DataFrame:
         rows = [{**base, **{k: v for k, v in pool_rounds(results).items() if k != "times_s"}} for base, results in cells]
-        return add_psnr(pd.DataFrame(rows, columns=COLUMNS), settings.psnr_reference, settings.output_dir)
+        frame = add_psnr(pd.DataFrame(rows, columns=COLUMNS), settings.psnr_reference, settings.output_dir)
+        return add_projections(frame)
 
+    import time
+
+    started = time.monotonic()
     for method in methods:
         stop_reason = None
+        basis = None
         for width, height in sorted(settings.resolutions, key=lambda r: r[0] * r[1]):
             base = cell_base(method, width, height, settings, name, torch.__version__, date)
             if stop_reason:
                 cells.append((base, [{"status": "skipped", "note": stop_reason}]))
                 progress(f"{method} {width}x{height}: skipped ({stop_reason})")
                 continue
-            result = run_cell(method, width, height, settings)
+            result = refused(base, basis, settings, started) or run_cell(method, width, height, settings)
+            if result.get("status") == "ok":
+                basis = {**base, "median_s": result["median_s"]}
             cells.append((base, [result]))
             shown = f"{result['median_s']:.4f} s, {result['peak_mem_mb']:.0f} MB" if "median_s" in result else result.get("note", "")
             progress(f"{method} {width}x{height}: {result['status']} {shown}")

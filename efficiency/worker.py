@@ -352,11 +352,16 @@ def _result(spec, status, times, baseline_mb, cuda, torch, memory: dict | None =
 
 
 def main() -> int:
+    from lowlight_common.threads import apply_thread_policy
+
+    apply_thread_policy()  # before measure() imports torch (lowlight_common/threads.py)
     spec = json.loads(sys.argv[1])
     try:
         result = measure(spec)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a result row
-        if _is_oom(exc):
+        if isinstance(exc, MemoryError) and getattr(exc, "estimated_bytes", None):
+            result = {"status": "over_memory", "error": str(exc)[:300]}  # refused by an estimate, nothing allocated
+        elif _is_oom(exc):
             result = {"status": "OOM", "error": str(exc)[:300]}
         else:
             traceback.print_exc()

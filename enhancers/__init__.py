@@ -7,7 +7,8 @@
 
 Methods: identity (``raw``), classical (``he``, ``clahe``, ``gamma``, ``gamma_auto``, ``lime``,
 ``msrcr``), learned with the authors' released weights (``zero_dce``, ``zero_dce_pp``,
-``sci_{easy,medium,difficult}``, ``ruas_{lol,upe,dark}``, ``uretinex``) and ``diffll``.
+``sci_{easy,medium,difficult}``, ``ruas_{lol,upe,dark}``, ``uretinex``; newer:
+``pairlie``, ``selfdace_stage1``, ``zero_ig``) and ``diffll``.
 Command line: ``enhance --list`` and ``enhance --method NAME -o OUT INPUT...``.
 """
 

@@ -125,6 +125,13 @@ def exact_fp32(device: torch.device) -> Iterator[None]:
         cudnn.deterministic, cudnn.benchmark = saved_det
 
 
+def _fill(template: str, values: Mapping[str, Any]) -> str:
+    """``template`` with every ``{key}`` of ``values`` replaced by the value."""
+    for key, value in values.items():
+        template = template.replace("{" + key + "}", str(value))
+    return template
+
+
 class Method:
     """Base class: subclasses override :meth:`_enhance_numpy` or :meth:`_enhance_batch`.
 
@@ -136,7 +143,11 @@ class Method:
     ``enhance --list`` without building anything; :meth:`describe` turns them and a set of options
     into the :class:`MethodInfo` stored with results. A class with ``variants`` (SCI, RUAS) is
     registered once per variant: the name gets ``_<variant>``, ``{variant}`` in ``weights_files``
-    and ``{trained_on}`` in ``description`` are filled in.
+    and ``{trained_on}`` in ``description`` are filled in. ``{<option>}`` in ``weights_files`` is
+    filled with that option's value (ZERO-IG picks its weight file with an option).
+
+    :meth:`to_uint8` makes the 8-bit file of a result: the project's rounding unless a method's
+    authors save theirs otherwise.
     """
 
     name: ClassVar[str] = ""
@@ -176,7 +187,7 @@ class Method:
             if variant not in cls.variants:
                 raise ValueError(f"{cls.name}: variant must be one of {sorted(cls.variants)}, got {variant!r}")
             trained_on = cls.variants[variant]
-        files = tuple(f.replace("{variant}", str(variant)) for f in cls.weights_files)
+        files = tuple(_fill(f, {**opts, "variant": variant}) for f in cls.weights_files)
         licence = None
         if files:
             from enhancers.weights import manifest
@@ -202,6 +213,19 @@ class Method:
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.info.options.items())
         return f"<{type(self).__name__} {self.info.name} device={self.device} {opts}>"
+
+    # --- the 8-bit file ---------------------------------------------------------------------
+    def to_uint8(self, image: np.ndarray) -> np.ndarray:
+        """The 8-bit image written for an :meth:`enhance` result (``H x W x 3`` float, [0, 1]).
+
+        The project's rule (:func:`lldata.imageio.float_to_uint8`, rounding to nearest). Methods
+        whose authors save their results otherwise override it, so that the file the workflow
+        writes is the file the authors' script writes (PairLIE and ZERO-IG truncate: rounding
+        would change about half of the pixels by one level).
+        """
+        from lldata.imageio import float_to_uint8
+
+        return float_to_uint8(image)
 
     # --- native implementations (override at least one) -------------------------------
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:

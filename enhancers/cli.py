@@ -186,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A job killed half way keeps what it finished: the journal beside the manifest lets
         # the rerun skip images that still verify (enhancers.folder.Journal).
         journal = (
-            Journal(f"{args.manifest}.journal", method_fingerprint(method))
+            Journal(f"{args.manifest}.journal", method_fingerprint(method, args.weights_dir))
             if args.manifest
             else None
         )
@@ -217,7 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     if args.manifest:
-        write_manifest(args.manifest, result.written, method=args.method, options=options)
+        from enhancers.weights import file_digests, method_weight_files
+
+        weights = file_digests(method_weight_files(method.info.weights_files, args.weights_dir))
+        write_manifest(args.manifest, result.written, method=args.method, options=options, weights=weights)
         if journal is not None:
             journal.remove()
     return 0

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from enhancers.base import Method
-from lldata.imageio import float_to_uint8, is_image_file, read_rgb, write_png
+from lldata.imageio import is_image_file, read_rgb, write_png
 from lowlight_common.files import sha256_file
 
 
@@ -59,10 +59,14 @@ def collect_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
 class Journal:
     """Images an interrupted run of the same job already finished, so a rerun can skip them.
 
-    One JSON line per finished image: input and output SHA-256 plus a fingerprint of the method
-    and its settings. An image is skipped only when all three still match (the input is
-    unchanged, the output on disk is the one written, the method and options are the same), so
-    nothing is trusted that was not verified. A line cut short by a kill is ignored.
+    One JSON line per finished image: input and output SHA-256 plus a fingerprint of the method,
+    its settings and its weights files' SHA-256. An image is skipped only when all three still
+    match (the input is unchanged, the output on disk is the one written, the method, options
+    and weights are the same). A line cut short by a kill is ignored.
+
+    Limits: the journal guards against kills and against changes made between the two runs,
+    not against the journal itself being edited (its lines are plain JSON, not signed): a line
+    rewritten to match a swapped output is believed. Deleting the journal redoes the shard.
     """
 
     def __init__(self, path: str | os.PathLike[str], fingerprint: str) -> None:
@@ -105,9 +109,14 @@ class Journal:
         self.path.unlink(missing_ok=True)
 
 
-def method_fingerprint(method: Method) -> str:
-    """What decides an output's bytes: method, options and device."""
-    settings = {"name": method.info.name, "options": method.info.options, "device": str(method.device)}
+def method_fingerprint(method: Method, weights_dir: str | os.PathLike[str] | None = None) -> str:
+    """What decides an output's bytes: method, options, device, and the sha256 of every weights
+    file the method read (a file replaced at the same path is another model)."""
+    from enhancers.weights import file_digests, method_weight_files
+
+    weights = file_digests(method_weight_files(method.info.weights_files, weights_dir))
+    settings = {"name": method.info.name, "options": method.info.options, "device": str(method.device),
+                "weights": weights}
     return json.dumps(settings, sort_keys=True, default=str)
 
 
@@ -140,7 +149,7 @@ def enhance_folder(
         tqdm.write(f"error: {path}: {message}", file=sys.stderr)
 
     def write(path: Path, target: Path, enhanced: np.ndarray) -> None:
-        write_png(target, float_to_uint8(enhanced))
+        write_png(target, method.to_uint8(enhanced))  # the authors' 8-bit rule where it differs
         if journal is not None:
             journal.record(path, target)
         result.written.append(target)

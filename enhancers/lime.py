@@ -12,10 +12,17 @@
    I:   W_d = 1;
    II:  W_d = 1 / (|grad_d T_hat| + eps)                            (default);
    III: W_d = (G_sigma * 1) / (|G_sigma * grad_d T_hat| + eps), Gaussian-smoothed gradients.
-   The system is symmetric positive definite; it is solved exactly with SuperLU (spsolve with
-   minimum-degree ordering on A^T + A, markedly faster here than the default COLAMD). Iterative
-   solvers are not offered: the weights span ~6 orders of magnitude, and Jacobi- or
-   ILU-preconditioned conjugate gradients took minutes where the direct solve takes seconds.
+   The system is symmetric positive definite; it is solved exactly by a direct method:
+   ``solver="cholesky"`` (default): a multifrontal Cholesky factorisation in nested-dissection
+   order for the pixel grid (enhancers/grid_cholesky.py, dense LAPACK/BLAS kernels, no extra
+   dependency); ``solver="superlu"``: SciPy's SuperLU (spsolve with minimum-degree ordering on
+   A^T + A), the general sparse LU this module used first, about 3x slower at 1280x720 and kept
+   to check the other against. The two agree to ~1e-11 (the system's condition number, up to
+   ~1e6, times double rounding), which leaves the 8-bit output unchanged
+   (tests/test_enhancers_lime_msrcr_speed.py; docs/results/lime_msrcr_speed.py on a real frame).
+   Iterative solvers are not offered: the weights span ~6 orders of magnitude, and Jacobi- or
+   ILU-preconditioned conjugate gradients took minutes; algebraic multigrid (pyamg) with
+   conjugate gradients took 2-8x SuperLU's time for a tolerance that keeps the bytes.
 3. Enhancement: R = L / T^gamma per channel, gamma = 0.8 by default, with T clipped to
    [T_FLOOR, 1] so that black pixels do not divide by zero.
 4. Optional denoising (off by default; the paper uses BM3D, which we do not depend on): total-
@@ -39,8 +46,10 @@ from scipy.sparse.linalg import spsolve
 from skimage.restoration import denoise_tv_chambolle
 
 from enhancers.base import Method, resolve_device
+from enhancers.grid_cholesky import GridCholesky
 
 T_FLOOR = 1e-3
+SOLVERS = ("cholesky", "superlu")  # see the module docstring
 
 
 def forward_gradients(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -101,13 +110,19 @@ def refine_illumination(
     eps: float = 1e-3,
     strategy: int = 2,
     sigma: float = 2.0,
+    solver: str = "cholesky",
 ) -> np.ndarray:
     """Structure-aware smoothing of the initial illumination map ``t_hat`` (H x W)."""
+    if solver not in SOLVERS:
+        raise ValueError(f"lime: solver must be one of {SOLVERS}, got {solver!r}")
     t_hat = np.asarray(t_hat, dtype=np.float64)
     w_h, w_v = smoothness_weights(t_hat, alpha, eps, strategy, sigma)
     a = lime_system(w_h, w_v)
     b = t_hat.ravel()
-    t = spsolve(a, b, permc_spec="MMD_AT_PLUS_A")
+    if solver == "cholesky":
+        t = GridCholesky(a, *t_hat.shape).solve(b)
+    else:
+        t = spsolve(a, b, permc_spec="MMD_AT_PLUS_A")
     return np.asarray(t, dtype=np.float64).reshape(t_hat.shape)
 
 
@@ -120,11 +135,12 @@ def lime_enhance(
     sigma: float = 2.0,
     denoise: bool = False,
     denoise_weight: float = 0.05,
+    solver: str = "cholesky",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Enhance an ``H x W x 3`` float image; returns (enhanced, T_hat, refined T)."""
     img = np.asarray(image, dtype=np.float64)
     t_hat = img.max(axis=2)
-    t = refine_illumination(t_hat, alpha, eps, strategy, sigma)
+    t = refine_illumination(t_hat, alpha, eps, strategy, sigma, solver)
     t_used = np.clip(t, T_FLOOR, 1.0) ** gamma
     r = np.clip(img / t_used[..., None], 0.0, 1.0)
     if denoise:
@@ -156,6 +172,7 @@ class LIME(Method):
         sigma: float = 2.0,
         denoise: bool = False,
         denoise_weight: float = 0.05,
+        solver: str = "cholesky",
     ) -> None:
         opts = {
             "alpha": float(alpha),
@@ -165,11 +182,14 @@ class LIME(Method):
             "sigma": float(sigma),
             "denoise": bool(denoise),
             "denoise_weight": float(denoise_weight),
+            "solver": str(solver),
         }
         if opts["alpha"] <= 0 or opts["gamma"] <= 0 or opts["eps"] <= 0 or opts["sigma"] <= 0:
             raise ValueError(f"lime: alpha, gamma, eps and sigma must be > 0, got {opts}")
         if opts["strategy"] not in (1, 2, 3):
             raise ValueError(f"lime: strategy must be 1, 2 or 3, got {strategy}")
+        if opts["solver"] not in SOLVERS:
+            raise ValueError(f"lime: solver must be one of {SOLVERS}, got {solver!r}")
         self.opts = opts
         super().__init__(self.describe(**opts), resolve_device(device))
 

@@ -60,6 +60,12 @@ _METHODS: Registry[type[Method]] = Registry(
         "ruas_upe": "enhancers.learned:RUASMethod",
         "ruas_dark": "enhancers.learned:RUASMethod",
         "uretinex": "enhancers.learned:URetinexMethod",
+        "pairlie": "enhancers.recent:PairLIEMethod",
+        "selfdace_stage1": "enhancers.recent:SelfDACEStage1Method",
+        "zero_ig": "enhancers.recent:ZeroIGMethod",
+        "clip_lit": "enhancers.recent_b:CLIPLITMethod",
+        "iat": "enhancers.recent_b:IATMethod",
+        "colie": "enhancers.colie:CoLIE",
         "diffll": "enhancers.diffll_adapter:DiffLLMethod",
     },
     check=_is_method,
@@ -114,10 +120,12 @@ def method_options(name: str) -> dict[str, Any]:
     }
 
 
-def method_info(name: str) -> MethodInfo:
-    """Metadata for ``name`` with default options, without loading any weights."""
+def method_info(name: str, **options: Any) -> MethodInfo:
+    """Metadata for ``name`` with these options (defaults for the rest), without loading any
+    weights; the options are checked as :func:`create_method` checks them."""
     cls, fixed = _lookup(name)
-    return cls.describe(**fixed)  # type: ignore[attr-defined]
+    check_method_options(name, options)
+    return cls.describe(**fixed, **options)  # type: ignore[attr-defined]
 
 
 def check_method_options(name: str, options: Mapping[str, Any]) -> None:

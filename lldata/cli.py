@@ -148,11 +148,43 @@ def cmd_shard(args: argparse.Namespace) -> int:
     from lldata.manifest import shard_stems, write_stems
 
     stems = [item["stem"] for item in read_summary(args.dataset)["items"]]
+    for stem in stems:  # checked before any file is written: no partial set of shards
+        if not isinstance(stem, str) or not stem or "\n" in stem:
+            raise ValueError(f"{args.dataset}: stem {stem!r} cannot go into a stems file")
+        try:
+            stem.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"{args.dataset}: stem {ascii(stem)} is not valid UTF-8 (validate the dataset again)"
+            ) from None
     shards = shard_stems(stems, args.shards)
     for index, part in enumerate(shards):
         write_stems(Path(args.out_dir) / f"{index}.stems", part)
     print(f"{len(stems)} image(s) in {args.shards} shard(s) under {args.out_dir}")
+    if args.remove_stale:
+        removed = remove_stale_outputs(Path(args.remove_stale), set(stems))
+        for path in removed:
+            logger.info("removed %s: its image is no longer in the dataset", path)
+        print(f"removed {len(removed)} output(s) of images no longer in the dataset under {args.remove_stale}")
     return 0
+
+
+# Per-image outputs of the workflow under a dataset's results folder: enhanced images and
+# prediction files (method/images/STEM.png, method/detector/predictions/STEM.txt).
+STALE_PATTERNS = ("*/images/*.png", "*/*/predictions/*.txt")
+
+
+def remove_stale_outputs(results: Path, stems: set[str]) -> list[Path]:
+    """Remove the per-image outputs whose stem is no longer in the dataset (an image removed
+    from a user's dataset): no job lists them, so nothing else would ever delete them, and a
+    folder of outputs should hold the dataset's images and nothing else."""
+    removed = []
+    for pattern in STALE_PATTERNS:
+        for path in sorted(results.glob(pattern)):
+            if path.stem not in stems and path.is_file():
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", help="dataset.json from `lldata validate --report`")
     p.add_argument("--shards", type=int, required=True)
     p.add_argument("-o", "--out-dir", required=True)
+    p.add_argument("--remove-stale", metavar="RESULTS",
+                   help="the dataset's results folder: remove enhanced images (*/images/*.png) and prediction files "
+                        "(*/*/predictions/*.txt) of stems no longer in the dataset")
     p.set_defaults(func=cmd_shard)
 
     p = sub.add_parser("import-imglab", help="convert dlib imglab XML face boxes to DARK FACE layout")

@@ -93,6 +93,27 @@ def broken_link_problem(path: Path) -> str | None:
     return None
 
 
+# Outputs are named "<stem>.<ext>" and written through a temporary ".<name>.XXXXXXXX.tmp" beside
+# them; 200 bytes leaves room for both under the usual 255-byte limit of a file name.
+MAX_STEM_BYTES = 200
+
+
+def name_problem(path: Path) -> str | None:
+    """Why a file name cannot be carried through the pipeline, or None.
+
+    Names that are not valid UTF-8 (Python holds their bad bytes as surrogates) cannot be
+    written to the JSON, stems and manifest files or passed to Snakemake; a stem too long for
+    the temporary names of atomic writes fails at the first output instead of here.
+    """
+    try:
+        size = len(path.stem.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8; rename the file"
+    if size > MAX_STEM_BYTES:
+        return f"file name stem is {size} bytes long; at most {MAX_STEM_BYTES} (outputs and their temporary files are named after it)"
+    return None
+
+
 def _images_by_stem(folder: Path, issues: list[Issue], broken: set[str] | None = None) -> dict[str, Path]:
     """Image files of a folder keyed by stem; two files with one stem is an error. Image names
     that are links which cannot be followed are errors too (their stems go into ``broken``, so
@@ -108,6 +129,12 @@ def _images_by_stem(folder: Path, issues: list[Issue], broken: set[str] | None =
                 broken.add(path.stem)
             continue
         if not path.is_file():
+            continue
+        problem = name_problem(path)
+        if problem is not None:
+            issues.append(Issue(path, "bad-file-name", problem))
+            if broken is not None:
+                broken.add(path.stem)
             continue
         if path.stem in found:
             issues.append(

@@ -124,6 +124,42 @@ def write_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
         handle.write(buf.getvalue())
 
 
+def _require_finite(image: np.ndarray) -> None:
+    """NaN would become 0 (black) and infinity 255 silently: a broken model or schedule must fail
+    its image, which the callers report by file name."""
+    finite = np.isfinite(image)
+    if not finite.all():
+        bad = int(finite.size - np.count_nonzero(finite))
+        raise ValueError(f"the enhanced image has {bad} non-finite value(s) (NaN or infinity) of {finite.size}")
+
+
 def float_to_uint8(image: np.ndarray) -> np.ndarray:
     """[0,1] float (H x W x 3) to uint8 with rounding, the project's single conversion rule."""
-    return np.clip(np.round(np.asarray(image, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+    arr = np.asarray(image, dtype=np.float64)
+    _require_finite(arr)
+    return np.clip(np.round(arr * 255.0), 0, 255).astype(np.uint8)
+
+
+QUANTISE_RULES = ("round", "save_image", "truncate")
+
+
+def quantise(image: np.ndarray, rule: str = "round") -> np.ndarray:
+    """[0,1] float to uint8 by one of the rules the authors of the competing methods save with,
+    so that a method's 8-bit file can be theirs byte for byte:
+
+    * ``round``: :func:`float_to_uint8` (float64, round half to even), the project's rule;
+    * ``save_image``: ``torchvision.utils.save_image``: float32 ``x * 255 + 0.5``, clipped to
+      [0, 255], truncated. It differs from ``round`` where float32 rounds ``x * 255`` to an exact
+      half (CLIP-LIT's 0.8254902 * 255 = 210.5 in float32, 210.49999 in float64);
+    * ``truncate``: float32 ``x * 255``, clipped, truncated (``ToPILImage``, ``.astype(np.uint8)``).
+    """
+    if rule == "round":
+        return float_to_uint8(image)
+    x = np.asarray(image, dtype=np.float32)
+    _require_finite(x)
+    x = x * np.float32(255.0)
+    if rule == "save_image":
+        x = x + np.float32(0.5)
+    elif rule != "truncate":
+        raise ValueError(f"unknown quantisation rule {rule!r}; one of {', '.join(QUANTISE_RULES)}")
+    return np.clip(x, 0, 255).astype(np.uint8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,10 @@ class Issue:
     severity: str = "error"
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
+        # A name that is not valid UTF-8 is shown with its bad bytes escaped (printing it as is
+        # would raise UnicodeEncodeError on a UTF-8 terminal).
+        path = os.fsencode(self.path).decode("utf-8", "backslashreplace")
+        where = f"{path}:{self.line}" if self.line is not None else path
         return f"{where}: {self.severity}: {self.message} [{self.code}]"
 
 

@@ -8,6 +8,7 @@ the boxes it could read plus one :class:`Issue` per problem, so validation can l
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,62 +16,103 @@ import numpy as np
 from lldata.atomic import atomic_write
 from lldata.issues import Issue
 
+# ASCII decimals only: Python's int()/float() also accept "1_0" (= 10), non-ASCII digits,
+# "inf"/"nan" and exponents, none of which a label writer means.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+_COUNT = re.compile(r"[+]?[0-9]+", re.ASCII)
+# A file that is not a label (e.g. a link to a system file) would otherwise quote every line.
+MAX_LINE_ISSUES = 5
+_QUOTE_CHARS = 60
+
 
 def _parse_number(token: str) -> float | None:
-    try:
-        value = float(token)
-    except ValueError:
-        return None
-    return value if np.isfinite(value) else None
+    return float(token) if _DECIMAL.fullmatch(token) else None
 
 
-def parse_label_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[Issue]]:
-    """Read a label file. Returns (boxes as float64 N x 4, issues)."""
+def _quote(line: str) -> str:
+    return repr(line if len(line) <= _QUOTE_CHARS else line[:_QUOTE_CHARS] + "...")
+
+
+def parse_label_lines(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[int], list[Issue]]:
+    """Read a label file. Returns (boxes as float64 N x 4, the line number of each box, issues).
+
+    Line numbers count every line of the file (blank and malformed ones too), so a message about
+    box i names the line it came from. A leading UTF-8 byte-order mark is ignored.
+    """
     path = Path(path)
     issues: list[Issue] = []
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        return np.zeros((0, 4)), [Issue(path, "label-encoding", "not a UTF-8 text file")]
+        return np.zeros((0, 4)), [], [Issue(path, "label-encoding", "not a UTF-8 text file")]
     except OSError as exc:
-        return np.zeros((0, 4)), [Issue(path, "label-unreadable", f"cannot read ({exc})")]
+        return np.zeros((0, 4)), [], [Issue(path, "label-unreadable", f"cannot read ({exc})")]
     lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1)]
     lines = [(n, line) for n, line in lines if line]
     if not lines:
-        return np.zeros((0, 4)), [Issue(path, "label-empty", "empty label file (expected a count line)")]
+        return np.zeros((0, 4)), [], [Issue(path, "label-empty", "empty label file (expected a count line)")]
     count_line_no, count_text = lines[0]
-    declared = _parse_number(count_text)
-    if declared is None or declared < 0 or declared != int(declared) or len(count_text.split()) != 1:
+    declared: int | None = int(count_text) if _COUNT.fullmatch(count_text) else None
+    if declared is None:
         issues.append(
-            Issue(path, "label-count-malformed", f"first line must be the number of faces, got {count_text!r}", count_line_no)
+            Issue(
+                path,
+                "label-count-malformed",
+                f"first line must be the number of faces (ASCII digits), got {_quote(count_text)}",
+                count_line_no,
+            )
         )
-        declared = None
     boxes = []
+    box_lines = []
+    malformed = 0
     for line_no, line in lines[1:]:
         tokens = line.split()
         values = [_parse_number(t) for t in tokens]
         if len(tokens) != 4 or any(v is None for v in values):
-            issues.append(Issue(path, "label-line-malformed", f"expected 'x1 y1 x2 y2', got {line!r}", line_no))
+            malformed += 1
+            if malformed <= MAX_LINE_ISSUES:
+                issues.append(
+                    Issue(
+                        path,
+                        "label-line-malformed",
+                        f"expected 'x1 y1 x2 y2', got {_quote(line)} (four ASCII decimal numbers)",
+                        line_no,
+                    )
+                )
             continue
         boxes.append(values)
-    if declared is not None and int(declared) != len(lines) - 1:
+        box_lines.append(line_no)
+    if malformed > MAX_LINE_ISSUES:
+        issues.append(
+            Issue(
+                path,
+                "label-line-malformed",
+                f"... and {malformed - MAX_LINE_ISSUES} more malformed line(s) "
+                f"({malformed} of {len(lines) - 1}); is this a DARK FACE label file?",
+            )
+        )
+    if declared is not None and declared != len(lines) - 1:
         issues.append(
             Issue(
                 path,
                 "label-count-mismatch",
-                f"count line says {int(declared)} face(s) but the file has {len(lines) - 1} box line(s)",
+                f"count line says {declared} face(s) but the file has {len(lines) - 1} box line(s)",
                 count_line_no,
             )
         )
     arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return arr, issues
+    return arr, box_lines, issues
+
+
+def parse_label_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[Issue]]:
+    """Read a label file. Returns (boxes as float64 N x 4, issues)."""
+    boxes, _, issues = parse_label_lines(path)
+    return boxes, issues
 
 
 def box_line_numbers(path: str | os.PathLike[str]) -> list[int]:
-    """Line numbers of the box lines (for messages about individual boxes)."""
-    text = Path(path).read_text(encoding="utf-8")
-    numbered = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    return numbered[1:]
+    """Line numbers of the boxes that :func:`parse_label_file` returns, in the same order."""
+    return parse_label_lines(path)[1]
 
 
 def check_boxes(

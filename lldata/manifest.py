@@ -62,7 +62,12 @@ def write_manifest(path: str | os.PathLike[str], files: Iterable[str | os.PathLi
         except ValueError:
             key = str(f)
         entries[key] = sha256_file(f)
-    write_json(path, {"files": dict(sorted(entries.items())), "count": len(entries), **info}, indent=1, sort_keys=True)
+    from lowlight_common.run_lock import current_run
+
+    run = current_run()  # the workflow run that wrote it (None outside the workflow)
+    extra = {"run": {k: run.get(k) for k in ("host", "pid", "started", "workdir", "configfiles")}} if run else {}
+    write_json(path, {"files": dict(sorted(entries.items())), "count": len(entries), **info, **extra}, indent=1,
+               sort_keys=True)
 
 
 def verify_manifest(path: str | os.PathLike[str]) -> list[str]:

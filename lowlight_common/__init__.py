@@ -5,7 +5,8 @@ constructors), ``registry`` (lazy name -> class registries, one error type), ``d
 (device resolution, hardware description), ``files`` (SHA-256 of a file), ``sizes`` (``WxH``),
 ``records`` (strict dataclass loading from dicts), ``memory`` (peak RSS), ``config_schema``
 (the workflow config validated against its schema, defaults filled), ``metrics`` (PSNR of
-two arrays). Atomic JSON/CSV writes
+two arrays), ``torch_files`` (a refused torch file's reason; loaded tensors checked float and
+finite), ``run_lock`` (one workflow run per results folder). Atomic JSON/CSV writes
 are :func:`lldata.atomic.write_json` / :func:`lldata.atomic.write_csv`, beside ``atomic_write``.
 
 This package imports no other package of the project, so every package may depend on it

@@ -47,7 +47,12 @@ def bad_input_message(exc: BaseException) -> str:
 def run_command(prog: str, handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a command's handler with the project's exit codes: bad input (:data:`BAD_INPUT`, YAML
     errors) is one line ``<prog>: error: ...`` on stderr and exit code 2; anything else is a
-    failure of the program and keeps its traceback."""
+    failure of the program and keeps its traceback. The thread policy
+    (:mod:`lowlight_common.threads`) is applied first, for runs as ``python -m <package>.cli``
+    that bypass the console entry points (:mod:`lowlight_common.entry`)."""
+    from lowlight_common.threads import apply_thread_policy
+
+    apply_thread_policy()
     try:
         return int(handler(args))
     except BAD_INPUT + _yaml_error() as exc:

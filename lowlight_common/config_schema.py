@@ -40,13 +40,51 @@ def _validator_with_defaults(schema: Mapping[str, Any]) -> Any:
     return validators.extend(Draft202012Validator, {"properties": set_defaults})(schema)
 
 
+# A real config has a few hundred values; YAML aliases can make a small file expand to billions
+# (an "alias bomb"), which validation and its messages would walk and print in full.
+MAX_CONFIG_VALUES = 100_000
+_MAX_MESSAGE = 200
+
+
+def check_config_size(config: Any, limit: int = MAX_CONFIG_VALUES) -> None:
+    """Refuse a config with more than ``limit`` values counted as validation would see them
+    (shared YAML aliases expanded), in time proportional to ``limit`` whatever the file holds."""
+    seen = 0
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > limit:
+            raise ValueError(
+                f"invalid configuration: more than {limit} values once YAML aliases are expanded "
+                "(a config has a few hundred; is an alias repeated on purpose?)"
+            )
+        if isinstance(node, Mapping):
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+
+
+def describe_error(error: Any) -> str:
+    """``key.path: problem`` for a jsonschema error, short whatever the size of the bad value
+    (jsonschema's own message quotes the whole value)."""
+    where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    message = error.message
+    if len(message) > _MAX_MESSAGE:
+        expected = repr(error.validator_value)
+        if len(expected) > 80:
+            expected = expected[:77] + "..."
+        message = f"the value fails the schema's {error.validator!r} rule ({expected})"
+    return f"{where}: {message}"
+
+
 def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A copy of ``config`` with the schema's defaults; ``ValueError`` naming the key otherwise."""
+    check_config_size(config)
     filled = copy.deepcopy(dict(config))
     validator = _validator_with_defaults(schema if schema is not None else load_schema())
-    error = next(iter(sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))), None)
+    error = next(iter(sorted(validator.iter_errors(filled), key=lambda e: [str(p) for p in e.absolute_path])), None)
     if error is not None:
-        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ValueError(f"invalid configuration: {where}: {error.message}")
+        raise ValueError(f"invalid configuration: {describe_error(error)}")
     return filled
 

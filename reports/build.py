@@ -17,7 +17,8 @@ from PIL import Image, ImageDraw
 
 from lldata.atomic import atomic_write
 from lldata.imageio import read_rgb
-from reports import detector_gains, figures, quality
+from reports import detector_gains, diffusion_scaling, figures, quality
+from reports import methods as methods_section
 from reports.efficiency_table import efficiency_table, exponent_table, table_note
 from reports.html import escape, page, png_data_uri, table
 from reports.provenance import provenance
@@ -155,6 +156,16 @@ def _predictions_above(path: Path, threshold: float) -> list[list[float]]:
     return boxes
 
 
+def panel_detector(layout: Layout, dataset: str, methods: list[str], detectors: list[str],
+                   skipped: dict[str, str]) -> str | None:
+    """The first configured detector that ran on ``dataset`` (not skipped for absent weights, and
+    with predictions for every method): the panel must not draw "0 detections" of one that did not."""
+    for det in detectors:
+        if det not in skipped and all(layout.predictions(dataset, m, det).is_dir() for m in methods):
+            return det
+    return None
+
+
 def qualitative_panel(layout: Layout, dataset: str, summary: dict, methods: list[str], detector: str | None,
                       count: int, threshold: float) -> str:
     """For a few images: each method's output with ground truth (green) and detections (red)."""
@@ -202,6 +213,11 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
     tables["datasets"] = pd.DataFrame(ds_rows)
     html_sections.append(("Datasets", table(tables["datasets"])))
     md += ["## Datasets", "", tables["datasets"].to_markdown(index=False), ""]
+
+    # Methods: paper, licence, training data, size (reports/methods.py)
+    methods_html, methods_md, tables["methods"] = methods_section.section(config["methods"])
+    html_sections.append(("Methods", methods_html))
+    md += methods_md
 
     # Detection
     det_datasets = [d for d in datasets if summaries.get(d) and summaries[d]["kind"] == "darkface"]
@@ -286,6 +302,11 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
         body += f"<h3>{escape(meta)}</h3>" + table(speed)
         md_eff += [f"### {meta}", "", speed.to_markdown(index=False), ""]
         tables[f"diffll_speed_{index}"] = speed
+    for index, path in enumerate(Path(p) for p in config["benchmark"]["diffusion_scaling"]):
+        made = diffusion_scaling.section(path, fig_dir, index)  # DiffLL vs pixel-space diffusion and K (timing only)
+        if made:
+            body, md_eff = body + made[0], md_eff + made[1]
+            tables.update(made[2])
     if body:
         note = ("<p class='note'>Median seconds per image after warm-up; memory: CUDA max allocated, or on CPU the peak resident set of a "
                 "fresh process above its level before the first image. OOM / skipped / over_budget are results, not failures.</p>")
@@ -298,7 +319,8 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
     panel = ""
     working = float(report_cfg["panel_score_threshold"])
     for d in det_datasets:
-        panel += qualitative_panel(layout, d, summaries[d], methods, detectors[0] if detectors else None,
+        panel += qualitative_panel(layout, d, summaries[d], methods, panel_detector(layout, d, methods, detectors,
+                                                                                   config.get("skipped_detectors", {})),
                                    int(report_cfg["panel_images"]), working)
     if panel:
         html_sections.append(("Qualitative comparison", panel))

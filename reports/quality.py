@@ -59,6 +59,16 @@ def long_table(summaries: dict[tuple[str, str], dict]) -> tuple[pd.DataFrame, di
     return pd.DataFrame(rows), skipped
 
 
+def image_notes(results: Path, datasets: list[str], methods: list[str]) -> dict[str, str]:
+    """``dataset: metric`` -> why some images have no value (``iqa score`` notes: too small for
+    the metric), once per dataset and metric (the images are the same for every method)."""
+    notes: dict[str, str] = {}
+    for (d, _), summary in read_summaries(results, datasets, methods).items():
+        for metric, note in summary.get("notes", {}).items():
+            notes.setdefault(f"{d}: {metric}", note)
+    return notes
+
+
 def label(metric: str) -> str:
     return f"{metric.upper()} {'↓' if METRICS[metric].lower_better else '↑'}"
 
@@ -162,5 +172,10 @@ def section(results: Path, datasets: list[str], methods: list[str], summaries: d
         html += "<p class='note'>Skipped metrics:</p><ul class='note'>" + "".join(
             f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(skipped.items())) + "</ul>"
         md += [f"- skipped {k}: {v}" for k, v in sorted(skipped.items())] + [""]
+    notes = image_notes(results, datasets, methods)
+    if notes:
+        html += "<p class='note'>Images without a value:</p><ul class='note'>" + "".join(
+            f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(notes.items())) + "</ul>"
+        md += [f"- no value {k}: {v}" for k, v in sorted(notes.items())] + [""]
     html += f"<details><summary>All means (every dataset, method and metric)</summary>{table(long)}</details>"
     return html, md, csvs

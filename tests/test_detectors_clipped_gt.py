@@ -47,7 +47,7 @@ def test_compare_with_the_dataset_summary(clipped, tmp_path):
     _, summary, preds = clipped
     out = tmp_path / "vs.json"
     assert detectors_main(["compare", "--dataset", str(summary), "--pred", str(preds), "--pred", str(preds),
-                           "--bootstrap", "10", "--out", str(out)]) == 0
+                           "--bootstrap", "40", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["ap_a"] == pytest.approx(1.0) and result["ap_b"] == pytest.approx(1.0)
 

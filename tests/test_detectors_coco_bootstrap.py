@@ -113,4 +113,4 @@ def test_paired_bootstrap_detects_a_better_method(synthetic):
     res = paired_bootstrap(a, b, n_boot=200, seed=0)
     assert res.diff > 0 and res.low > 0 and res.p_value == 0.0
     with pytest.raises(ValueError, match="same images"):
-        paired_bootstrap(a, darkface(worse[:-1]).tables(), n_boot=10)
+        paired_bootstrap(a, darkface(worse[:-1]).tables(), n_boot=40)

@@ -193,7 +193,7 @@ def test_cli_detect_evaluate_compare(dummy, dataset, tmp_path, capsys):
     assert "bucket" in (p["out"] / "size_recall.csv").read_text()
     assert cli("evaluate --gt {gt} --pred {a} --mode coco --bootstrap 0", **p) == 0
     assert "COCO-style AP@0.5 = 1.0000" in capsys.readouterr().out
-    assert cli("compare --gt {gt} --pred {a} --pred {b} --bootstrap 20 --out {c}", **p) == 0
+    assert cli("compare --gt {gt} --pred {a} --pred {b} --bootstrap 40 --out {c}", **p) == 0
     assert json.loads(p["c"].read_text())["diff"] == 0.0
     assert "B - A = +0.0000" in capsys.readouterr().out
     assert main(["list", "--json"]) == 0

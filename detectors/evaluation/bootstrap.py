@@ -9,6 +9,7 @@ resample.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -75,18 +76,36 @@ class PairedBootstrap:
         return asdict(self)
 
 
-def _check(n_boot: int, level: float) -> None:
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+# Cost grows linearly (each resample is one pass over the count tables); 100,000 resamples put
+# the Monte-Carlo error of a 95% bound far below any difference worth reporting.
+MAX_RESAMPLES = 100_000
+
+
+def min_resamples(level: float) -> int:
+    """Fewest resamples whose percentile interval at ``level`` has at least one resample in each
+    tail (40 for 95%): with fewer, the "interval" is the range of a handful of draws."""
+    return math.ceil(round(2.0 / (1.0 - level), 9))
+
+
+def check_bootstrap(n_boot: int, level: float) -> None:
+    """Refuse a resample count or confidence level that gives no meaningful interval."""
+    if not 0.0 < level < 1.0:  # also refuses NaN
+        raise ValueError(f"confidence level must be in (0, 1), got {level}")
+    low = min_resamples(level)
+    if not low <= n_boot <= MAX_RESAMPLES:
+        raise ValueError(
+            f"bootstrap resamples must be between {low} (for a {level:.1%} interval) and "
+            f"{MAX_RESAMPLES}, got {n_boot}"
+        )
+
+
 
 
 def bootstrap_ap(
     tables: CurveTables, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> BootstrapCI:
     """Percentile confidence interval of the AP over images."""
-    _check(n_boot, level)
+    check_bootstrap(n_boot, level)
     (samples,) = _ap_samples([tables], n_boot, seed)
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(samples, [alpha, 1.0 - alpha])
@@ -135,7 +154,7 @@ def paired_bootstrap(
     a: CurveTables, b: CurveTables, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> PairedBootstrap:
     """Bootstrap of ``AP(b) - AP(a)`` with the same resampled images for both methods."""
-    _check(n_boot, level)
+    check_bootstrap(n_boot, level)
     b = align_tables(a, b)
     if not np.array_equal(a.n_gt, b.n_gt):
         raise ValueError(

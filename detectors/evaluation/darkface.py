@@ -28,8 +28,22 @@ def normalise_scores(scores: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Min-max normalisation over the whole set; if all scores are equal, ``s - (min - 1)``."""
     scores = np.asarray(scores, dtype=np.float64)
     if hi > lo:
-        return (scores - lo) / (hi - lo)
+        if np.isfinite(hi - lo):
+            return (scores - lo) / (hi - lo)
+        # A range wider than float64 (scores near +-1e308): halving is exact, so this is the
+        # same map computed without the overflow that would turn every score into 0 or NaN.
+        return (scores / 2 - lo / 2) / (hi / 2 - lo / 2)
     return scores - (lo - 1.0)
+
+
+def check_size_edges(edges: tuple[float, ...] | list[float]) -> None:
+    """Face-size bucket edges: finite, positive and strictly increasing (NaN compares false
+    with everything, so a sortedness test alone lets it through)."""
+    values = [float(e) for e in edges]
+    if not all(np.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"size edges must be finite positive numbers, got {list(edges)}")
+    if any(b <= a for a, b in zip(values[:-1], values[1:], strict=False)):
+        raise ValueError(f"size edges must be strictly increasing, got {list(edges)}")
 
 
 def voc_ap(recall: np.ndarray, precision: np.ndarray) -> np.ndarray:
@@ -148,8 +162,9 @@ class DarkFaceEvaluator:
             raise ValueError(f"num_thresholds must be >= 1, got {num_thresholds}")
         if size_by not in SIZE_MEASURES:
             raise ValueError(f"size_by must be one of {', '.join(SIZE_MEASURES)}, got {size_by!r}")
-        if list(size_edges) != sorted(size_edges):
-            raise ValueError(f"size_edges must be increasing, got {size_edges}")
+        check_size_edges(size_edges)
+        if not 0.0 <= working_threshold <= 1.0:  # also refuses NaN
+            raise ValueError(f"working_threshold must be in [0, 1], got {working_threshold}")
         self.iou_threshold = float(iou_threshold)
         self.num_thresholds = int(num_thresholds)
         self.working_threshold = float(working_threshold)

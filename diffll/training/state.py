@@ -20,6 +20,7 @@ import torch
 
 from lldata.atomic import atomic_write
 from lowlight_common.devices import describe_device, resolve_device
+from lowlight_common.torch_files import load_error_reason
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -123,7 +124,7 @@ def load_training_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{path}: not a loadable training checkpoint ({exc})") from None
+        raise ValueError(f"{path}: not a loadable training checkpoint ({load_error_reason(exc)})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a {CHECKPOINT_FORMAT} file (an inference checkpoint?)")
     if int(state.get("version", 0)) > CHECKPOINT_VERSION:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared run for a lent GPU machine (about 10 minutes on an H100/H200): re-measures the
+# One prepared run for a lent GPU machine (at most 14 minutes on an H100/H200): re-measures the
 # GPU result files with the current code. Run from the repository root with the project's
 # environment installed and the competitors' weights at $LOWLIGHT_WEIGHTS:
 #   LOWLIGHT_WEIGHTS=../shared/weights bash docs/results/remeasure_gpu.sh OUT_DIR
@@ -27,4 +27,11 @@ timeout 200 python -m efficiency.cli run --device cuda \
   --budget 40 --timeout 120 \
   --options-json '{"diffll": {"checkpoint": "models/diffll-sice", "precision": "bf16"}}' \
   -o "$out/efficiency_${gpu}.csv" || true
+# 4. The paper's Table 2: DiffLL (K = 2, fp32 and bf16) against pixel-space DDIM and WeatherDiff,
+#    and the wavelet depth K = 1, 3; timing only (the authors' full-size networks on seeded random
+#    weights), FLOPs per image, cells over budget or GPU memory projected (docs/results/README.md).
+timeout 240 python -m efficiency.cli run --device cuda --interleave --pairing round --rounds 3 --warmup 1 --repeats 1 \
+  --diffusion-baselines diffll_k2_bf16 diffll_k2 diffll_k1 diffll_k3 pixel_ddim weatherdiff \
+  --resolutions 600x400 1280x720 1920x1080 2560x1440 3840x2160 --budget 20 --timeout 120 --deadline 200 \
+  -o "$out/diffusion_scaling_${gpu}.csv" || true
 ls -la "$out"

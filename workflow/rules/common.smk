@@ -1,5 +1,6 @@
 # Config validation and the helpers that turn config into file names and command arguments.
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -11,11 +12,19 @@ min_version("9.0")
 
 
 def _validate_config():
-    """Fail before any job runs, naming the offending key."""
+    """Fail before any job runs, naming the offending key path only: the message never quotes
+    the whole config, and a YAML alias bomb is refused before anything walks it."""
     try:
-        validate(config, schema="../schemas/config.schema.yaml")
-    except Exception as exc:  # WorkflowError carrying the jsonschema message and key path
-        raise ValueError(f"invalid configuration: {exc}") from None
+        from lowlight_common.config_schema import validate_config
+    except ImportError:  # packages not installed (lint only): Snakemake's own validation
+        try:
+            validate(config, schema="../schemas/config.schema.yaml")
+        except Exception as exc:
+            raise ValueError(f"invalid configuration: {str(exc)[:500]}") from None
+    else:
+        filled = validate_config(config)  # ValueError "invalid configuration: key.path: ..."
+        config.clear()
+        config.update(filled)
     _check_options("methods", "method", "enhancers.registry", "list_methods", "check_method_options")
     _check_options("detectors", "detector", "detectors.registry", "list_detectors", "check_detector_options")
 
@@ -46,6 +55,47 @@ _validate_config()
 RESULTS = config["results_dir"]
 DATASETS = config["datasets"]
 METHODS = config["methods"]
+
+
+def _claim_results():
+    """The results folder is tied to this working directory (whose .snakemake records describe
+    its outputs) and locked while jobs run (lowlight_common.run_lock): a second run on the same
+    folder from anywhere else is refused, naming the other run. Manifests record the run (via
+    the environment, which job processes inherit)."""
+    try:
+        from lowlight_common.run_lock import RUN_ENV, check_owner, run_info
+    except ImportError:  # packages not installed (lint only)
+        return None
+    run = run_info(os.getcwd(), [str(f) for f in workflow.configfiles])
+    os.environ.setdefault(RUN_ENV, json.dumps(run))
+    check_owner(RESULTS, os.getcwd())
+    return run
+
+
+RUN = _claim_results()
+
+
+onstart:
+    if RUN is not None:
+        from lowlight_common.run_lock import acquire
+
+        _note = acquire(RESULTS, RUN)
+        if _note:
+            print(_note, file=sys.stderr)
+
+
+onsuccess:
+    if RUN is not None:
+        from lowlight_common.run_lock import release
+
+        release(RESULTS, RUN)
+
+
+onerror:
+    if RUN is not None:
+        from lowlight_common.run_lock import release
+
+        release(RESULTS, RUN)
 
 
 def detector_entry(label, entry=None):
@@ -145,6 +195,55 @@ def uses_gpu(label):
         return int(method_info(method_name(label)).family in ("learned", "diffusion"))
     except Exception:
         return 0
+
+
+_DIGESTS = {}
+
+
+def _sha256(path):
+    """sha256 of a weights file, once per (path, size, mtime) in this process."""
+    stat = os.stat(path)
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        from lowlight_common.files import sha256_file
+
+        _DIGESTS[key] = sha256_file(path)
+    return _DIGESTS[key]
+
+
+def method_weights(label):
+    """The weights files method `label` reads (enhancers.weights.method_weight_files). They are
+    inputs of its enhance jobs (when present) and their sha256 is in the params, so replacing a
+    file at the same path, even with its old time stamp, reruns the jobs that used the old one."""
+    try:
+        from enhancers.registry import method_info
+        from enhancers.weights import method_weight_files
+    except ImportError:
+        return []
+    options = {k: v for k, v in (METHODS[label] or {}).items() if k != "method"}
+    info = method_info(method_name(label), **options)
+    return [str(p) for p in method_weight_files(info.weights_files, config.get("weights_dir"))]
+
+
+def detector_weights(label):
+    """The checkpoint files detector `label` reads (as method_weights, for detect jobs)."""
+    try:
+        from detectors.checkpoints import files_named_in
+        from detectors.registry import detector_info
+    except ImportError:
+        return []
+    options = detector_entry(label)
+    name = options.pop("detector", label)
+    return [str(p) for p in files_named_in(detector_info(name).weights, options.get("weights_dir"))]
+
+
+def present(paths):
+    return [p for p in paths if os.path.isfile(p)]
+
+
+def digests(paths):
+    """{path: sha256} for a job's params ("absent" for a file that is not there)."""
+    return {p: _sha256(p) if os.path.isfile(p) else "absent" for p in paths}
 
 
 def dataset_path(name):

@@ -64,9 +64,11 @@ rule shard_dataset:
         stems=directory(f"{RESULTS}/{{dataset}}/shards"),
     params:
         number=lambda wc: len(shards(wc.dataset)),
+        results=lambda wc: f"{RESULTS}/{wc.dataset}",
     conda:
         "../envs/lowlight.yaml"
     log:
         "logs/shard_dataset/{dataset}.log",
     shell:
-        "lldata shard {input.summary:q} --shards {params.number} -o {output.stems:q} > {log:q} 2>&1"
+        "lldata shard {input.summary:q} --shards {params.number} -o {output.stems:q} "
+        "--remove-stale {params.results:q} > {log:q} 2>&1"

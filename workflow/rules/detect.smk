@@ -6,9 +6,11 @@ rule detect:
     input:
         enhanced=f"{RESULTS}/{{dataset}}/{{method}}/shards/{{shard}}.enhance.json",
         shards=f"{RESULTS}/{{dataset}}/shards",
+        weights=lambda wc: present(detector_weights(wc.detector)),
     output:
         manifest=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/shards/{{shard}}.detect.json",
     params:
+        weights_sha256=lambda wc: digests(detector_weights(wc.detector)),
         detector=lambda wc: (DETECTORS[wc.detector] or {}).get("detector", wc.detector),
         options=lambda wc: option_args(detector_entry(wc.detector), skip=("detector",)),
         images=enhanced_dir,

@@ -5,9 +5,11 @@ rule enhance:
     """Enhance one shard; the manifest (written last) marks the shard complete."""
     input:
         shards=f"{RESULTS}/{{dataset}}/shards",
+        weights=lambda wc: present(method_weights(wc.method)),
     output:
         manifest=f"{RESULTS}/{{dataset}}/{{method}}/shards/{{shard}}.enhance.json",
     params:
+        weights_sha256=lambda wc: digests(method_weights(wc.method)),
         method=lambda wc: method_name(wc.method),
         options=lambda wc: option_args(METHODS[wc.method]),
         inputs=lambda wc: image_folder(wc.dataset),

@@ -5,7 +5,7 @@ rule report:
     input:
         all_results(),
         # committed results files the report shows: missing ones fail here, by name
-        included=BENCHMARK["include"] + BENCHMARK["diffll_speed"],
+        included=BENCHMARK["include"] + BENCHMARK["diffll_speed"] + BENCHMARK["diffusion_scaling"],
     output:
         html=report(f"{RESULTS}/report/index.html", caption="../report/report.rst", category="Report"),
         md=f"{RESULTS}/report/report.md",
