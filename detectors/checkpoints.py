@@ -1,7 +1,7 @@
 """Finding, verifying and loading the detectors' released checkpoints (never downloaded here).
 
-Files are looked up exactly like the enhancement competitors' weights (``enhancers.weights``):
-``<weights_dir>/<key>`` where ``weights_dir`` is the detector option, else ``$LOWLIGHT_WEIGHTS``,
+Files are looked up exactly like the enhancement competitors' weights, by the same code
+(:mod:`lowlight_common.weights`): ``<weights_dir>/<key>`` where ``weights_dir`` is the detector option, else ``$LOWLIGHT_WEIGHTS``,
 else ``~/.cache/lowlight-faces/weights``; keys and download addresses are in
 ``detectors/weights_manifest.json``.
 
@@ -13,23 +13,19 @@ travels with the results). A pinned or published sha256 that does not match is a
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from enhancers.weights import ENV_VAR, WeightsError, weights_dir
 from lowlight_common.files import sha256_file
 from lowlight_common.torch_files import INTEGER_TENSORS, check_tensors, load_error_reason
+from lowlight_common.weights import ENV_VAR, WeightsEntry, WeightsError, read_manifest, weights_dir
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "CheckpointEntry",
+    "WeightsEntry",
     "WeightsError",
     "load_state_dict",
     "manifest",
@@ -38,34 +34,19 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class CheckpointEntry:
-    key: str
-    repository: str
-    commit: str
-    path: str
-    url: str
-    sha256: str | None
-    bytes: int | None
-    checksum_source: str
-    licence: str
+def manifest() -> dict[str, WeightsEntry]:
+    """The detectors' released checkpoints, keyed by their path relative to the weights folder."""
+    return read_manifest("detectors")
 
 
-@cache
-def manifest() -> dict[str, CheckpointEntry]:
-    text = resources.files("detectors").joinpath("weights_manifest.json").read_text("utf-8")
-    files = json.loads(text)["files"]
-    return {key: CheckpointEntry(key=key, **entry) for key, entry in files.items()}
-
-
-def _entry(key: str) -> CheckpointEntry:
+def _entry(key: str) -> WeightsEntry:
     try:
         return manifest()[key]
     except KeyError:
         raise WeightsError(f"{key}: not a detector checkpoint this package knows about") from None
 
 
-def _how_to_get(entry: CheckpointEntry, where: Path) -> str:
+def _how_to_get(entry: WeightsEntry, where: Path) -> str:
     checksum = (
         f"expected sha256 {entry.sha256}"
         if entry.sha256

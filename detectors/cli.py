@@ -160,7 +160,16 @@ def _detect(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     if args.manifest:
-        write_manifest(args.manifest, written, detector=args.detector, options=dict(args.option))
+        # provenance: options as given and as run (defaults filled in), device, weights' sha256
+        from detectors.checkpoints import files_named_in
+        from detectors.registry import check_detector_options, detector_info
+        from lowlight_common.files import sha256_file
+
+        as_run = check_detector_options(args.detector, dict(args.option))
+        files = files_named_in(detector_info(args.detector).weights, as_run.get("weights_dir"))
+        weights = {str(f): sha256_file(f) for f in files if f.is_file()}
+        write_manifest(args.manifest, written, detector=args.detector, options=dict(args.option),
+                       options_as_run=as_run, device=str(getattr(detector, "device", args.device)), weights=weights)
     print(f"{len(written)} prediction files in {args.out} ({detector!r})")
     return 0
 

@@ -31,7 +31,6 @@ import torchvision
 from torch import nn
 
 from detectors.base import Detections, Detector
-from detectors.registry import DetectorInfo
 
 CHECKPOINT = "dsfd/WIDERFace_DSFD_RES152.pth"
 MEANS_BGR = (104.0, 117.0, 123.0)
@@ -220,34 +219,15 @@ def bbox_vote(det: np.ndarray, iou: float = 0.3, keep_top_k: int = 750) -> np.nd
 
 
 class DSFDDetector(Detector):
-    info = DetectorInfo(
-        name="dsfd",
-        description=(
-            "DSFD ResNet-152 (Li et al. 2019), authors' WIDER FACE checkpoint; their test-time "
-            "flip + multi-scale + pyramid + box voting (each an option)"
-        ),
-        source_package="project re-implementation of Tencent/FaceDetection-DSFD (face_ssd.py, widerface_val.py)",
-        weights=f"<weights_dir>/{CHECKPOINT} (download: detectors/weights_manifest.json)",
-        licence="Tencent FaceDetection-DSFD licence: academic research use only",
-        needs_gpu=False,
-        default_options={
-            "flip": True,
-            "multi_scale": True,
-            "pyramid": True,
-            "bbox_vote": True,
-            "max_shrink": 3.0,
-            "max_pixels": MAX_PIXELS,
-            "score_threshold": 0.01,
-            "nms_threshold": 0.3,
-            "top_k": 5000,
-            "vote_threshold": 0.3,
-            "keep_top_k": 750,
-            "align_corners": True,
-            "weights_dir": None,
-            "checkpoint_sha256": None,
-            "random_weights_seed": None,
-        },
+    name = "dsfd"
+    description = (
+        "DSFD ResNet-152 (Li et al. 2019), authors' WIDER FACE checkpoint; their test-time "
+        "flip + multi-scale + pyramid + box voting (each an option)"
     )
+    source_package = "project re-implementation of Tencent/FaceDetection-DSFD (face_ssd.py, widerface_val.py)"
+    weights = f"<weights_dir>/{CHECKPOINT} (download: detectors/weights_manifest.json)"
+    licence = "Tencent FaceDetection-DSFD licence: academic research use only"
+    runtime = "torch"
 
     def __init__(
         self,

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from detectors.base import Detections
-from lldata.atomic import atomic_write
 from lldata.labels import box_line_numbers, parse_label_file
+from lowlight_common.atomic import atomic_write
 
 
 class FormatError(ValueError):

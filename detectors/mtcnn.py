@@ -22,24 +22,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from detectors.base import Detections, Detector
-from detectors.registry import DetectorInfo
 
 
 class MTCNNDetector(Detector):
-    info = DetectorInfo(
-        name="mtcnn",
-        description="MTCNN cascade (P-, R-, O-net), facenet-pytorch implementation",
-        source_package="facenet-pytorch==2.5.3",
-        weights="shipped in facenet-pytorch (facenet_pytorch/data/pnet.pt, rnet.pt, onet.pt)",
-        licence="MIT (facenet-pytorch; weights converted from the original MTCNN release)",
-        needs_gpu=False,
-        default_options={
-            "min_face_size": 10,
-            "thresholds": [0.6, 0.6, 0.05],
-            "factor": 0.709,
-            "keep_all": True,
-        },
-    )
+    name = "mtcnn"
+    description = "MTCNN cascade (P-, R-, O-net), facenet-pytorch implementation"
+    source_package = "facenet-pytorch==2.5.3"
+    weights = "shipped in facenet-pytorch (facenet_pytorch/data/pnet.pt, rnet.pt, onet.pt)"
+    licence = "MIT (facenet-pytorch; weights converted from the original MTCNN release)"
+    runtime = "torch"
 
     def __init__(
         self,

@@ -126,7 +126,7 @@ class OnnxFaceDetector(Detector):
         input_size: Sequence[int] | None,
         upscale: float,
     ) -> None:
-        name = self.info.name
+        name = self.name
         if not 0.0 <= float(score_threshold) < 1.0:
             raise ValueError(f"{name}: score_threshold must be in [0, 1), got {score_threshold}")
         if not 0.0 < float(nms_threshold) <= 1.0:
@@ -147,12 +147,6 @@ class OnnxFaceDetector(Detector):
         self.top_k = None if top_k is None else int(top_k)
         self.input_size = None if input_size is None else (int(input_size[0]), int(input_size[1]))
         self.upscale = float(upscale)
-
-    @classmethod
-    def cuda_available(cls) -> bool:
-        import onnxruntime as ort
-
-        return CUDA_EP in ort.get_available_providers()
 
     def rows(self, image: np.ndarray) -> np.ndarray:
         """K x 15 float32 rows (box, score, landmarks) in ``image``'s pixels, not clipped, in the

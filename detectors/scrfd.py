@@ -27,7 +27,6 @@ from detectors.onnx_faces import (
     make_session,
     pad_bottom_right,
 )
-from detectors.registry import DetectorInfo
 
 STRIDES = (8, 16, 32)
 ANCHORS_PER_CELL = 2
@@ -76,23 +75,12 @@ def decode(
 
 
 class SCRFDDetector(OnnxFaceDetector):
-    info = DetectorInfo(
-        name="scrfd",
-        description="SCRFD-0.5GF-KPS (ONNX, onnxruntime), InsightFace decoding, full resolution padded to /32",
-        source_package="project implementation of InsightFace python-package/insightface/model_zoo/scrfd.py",
-        weights=f"<weights_dir>/{CHECKPOINT} (detectors/weights_manifest.json)",
-        licence="InsightFace pretrained models: non-commercial research purposes only (code MIT)",
-        needs_gpu=False,
-        default_options={
-            "score_threshold": 0.02,
-            "nms_threshold": 0.4,
-            "top_k": None,
-            "input_size": None,
-            "upscale": 1.0,
-            "weights_dir": None,
-            "num_threads": 0,
-        },
-    )
+    name = "scrfd"
+    description = "SCRFD-0.5GF-KPS (ONNX, onnxruntime), InsightFace decoding, full resolution padded to /32"
+    source_package = "project implementation of InsightFace python-package/insightface/model_zoo/scrfd.py"
+    weights = f"<weights_dir>/{CHECKPOINT} (detectors/weights_manifest.json)"
+    licence = "InsightFace pretrained models: non-commercial research purposes only (code MIT)"
+    runtime = "onnxruntime"
 
     def __init__(
         self,

@@ -28,7 +28,6 @@ from detectors.onnx_faces import (
     make_session,
     pad_bottom_right,
 )
-from detectors.registry import DetectorInfo
 
 STRIDES = (8, 16, 32)
 CHECKPOINTS = {
@@ -81,24 +80,12 @@ def decode(outputs: dict[str, np.ndarray], height: int, width: int) -> tuple[np.
 
 
 class YuNetDetector(OnnxFaceDetector):
-    info = DetectorInfo(
-        name="yunet",
-        description="YuNet n/s (ONNX, onnxruntime), authors' decoding: score cls x obj, full resolution",
-        source_package="project implementation of libfacedetection.train tools/compare_inference.py (YUNET)",
-        weights="<weights_dir>/detectors/yunet/yunet_{n,s}_dynamic.onnx (detectors/weights_manifest.json)",
-        licence="Apache-2.0 (ShiqiYu/libfacedetection.train; the opencv_zoo copy of the s model: MIT)",
-        needs_gpu=False,
-        default_options={
-            "variant": "n",
-            "score_threshold": 0.02,
-            "nms_threshold": 0.45,
-            "top_k": 5000,
-            "input_size": None,
-            "upscale": 1.0,
-            "weights_dir": None,
-            "num_threads": 0,
-        },
-    )
+    name = "yunet"
+    description = "YuNet n/s (ONNX, onnxruntime), authors' decoding: score cls x obj, full resolution"
+    source_package = "project implementation of libfacedetection.train tools/compare_inference.py (YUNET)"
+    weights = "<weights_dir>/detectors/yunet/yunet_{n,s}_dynamic.onnx (detectors/weights_manifest.json)"
+    licence = "Apache-2.0 (ShiqiYu/libfacedetection.train; the opencv_zoo copy of the s model: MIT)"
+    runtime = "onnxruntime"
 
     def __init__(
         self,

@@ -31,7 +31,7 @@ from safetensors.torch import save as safetensors_save
 
 from diffll.config import DiffLLConfig
 from diffll.model import DiffLL
-from lldata.atomic import atomic_write
+from lowlight_common.atomic import atomic_write
 from lowlight_common.files import sha256_file
 from lowlight_common.torch_files import check_tensors, load_error_reason
 

@@ -15,8 +15,8 @@ from typing import Any
 from diffll.checkpoint import load_state_dict_strict, save_checkpoint
 from diffll.config import DiffLLConfig
 from diffll.model import DiffLL
-from diffll.train import load_training_checkpoint
-from lldata.atomic import atomic_write
+from diffll.training.state import load_training_checkpoint
+from lowlight_common.atomic import atomic_write
 from lowlight_common.files import sha256_file
 
 __all__ = ["export_training_checkpoint", "model_card"]

@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from lldata.atomic import atomic_write
 from lldata.imageio import is_image_file, read_rgb
+from lowlight_common.atomic import atomic_write
 from lowlight_common.records import dataclass_from_dict
 
 __all__ = [

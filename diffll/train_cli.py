@@ -62,8 +62,8 @@ def pack_pairs(
     from PIL import Image
 
     from diffll.pairs import read_pair_list, resolve_pair_paths, write_pair_list
-    from lldata.atomic import atomic_write
     from lldata.imageio import image_size, read_rgb
+    from lowlight_common.atomic import atomic_write
 
     list_path, out_dir = Path(list_path), Path(out_dir)
     record = read_pair_list(list_path)
@@ -175,7 +175,8 @@ def _cmd_pairs_to_dataset(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     started = time.monotonic()  # the time budget covers start-up (imports, data, resume) too
-    from diffll.train import Trainer, load_train_config
+    from diffll.training.config import load_train_config
+    from diffll.training.trainer import Trainer
 
     try:
         cfg = load_train_config(args.config, args.set)
@@ -197,7 +198,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from diffll.export import export_training_checkpoint
-    from diffll.train import find_latest_checkpoint
+    from diffll.training.state import find_latest_checkpoint
 
     source = Path(args.checkpoint)
     if source.is_dir():  # a run directory: best.pt if present, else the newest step checkpoint

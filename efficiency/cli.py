@@ -20,7 +20,8 @@ import sys
 
 import pandas as pd
 
-from efficiency.runner import BenchmarkSettings, run_benchmark, write_csv
+from efficiency.benchmark import run_benchmark
+from efficiency.runner import BenchmarkSettings, write_csv
 from efficiency.scaling import (
     compare_ratios,
     compare_runs,

@@ -12,7 +12,7 @@ drifted under each cell.
 
 With ``interleave`` the grid is visited resolution by resolution instead, every method once per
 round in a shuffled order (:mod:`efficiency.interleave`), and each cell also gets its time as a
-ratio to a reference method measured in the same rounds.
+ratio to a reference method measured in the same rounds; :mod:`efficiency.benchmark` chooses.
 
 Labels are enhancement methods by default; a label whose options carry ``"kind": "detector"``
 times a face detector's ``detect`` instead (``efficiency run --detectors``), with the same loop.
@@ -23,7 +23,6 @@ which, ``kind`` what each row timed and, for detectors, ``weights`` whether they
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -31,7 +30,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +44,7 @@ from efficiency.projection import (
     preflight,
 )
 from efficiency.worker import batch_size_of, label_kind
-from lldata.atomic import atomic_write
+from lowlight_common.atomic import atomic_write
 from lowlight_common.devices import cpu_model
 
 DEFAULT_RESOLUTIONS = ((600, 400), (1280, 720), (1920, 1080), (2560, 1440), (3840, 2160))
@@ -257,23 +255,11 @@ def check_labels(methods: list[str], settings: BenchmarkSettings) -> None:
         raise ValueError(f"PSNR reference {reference!r} is not among the benchmarked enhancement methods: {', '.join(methods)}")
 
 
-def run_benchmark(methods: list[str], settings: BenchmarkSettings, progress=print, partial_csv: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """Measure every (method, resolution) cell; with ``partial_csv`` the table so far is written
-    after each cell, so an interrupted benchmark keeps what it measured. Later rounds revisit
-    the cells that were ``ok`` in the first. ``settings.interleave`` hands the grid to
-    :func:`efficiency.interleave.run_interleaved` instead."""
-    check_labels(methods, settings)
-    if settings.image_dir is None:  # one frame per size for the whole run, removed afterwards
-        with tempfile.TemporaryDirectory(prefix="efficiency-frames-") as frames:
-            return run_benchmark(methods, dataclasses.replace(settings, image_dir=frames), progress, partial_csv)
-    if settings.psnr_reference and settings.output_dir is None:
-        outputs = Path(settings.image_dir) / "outputs"
-        outputs.mkdir(exist_ok=True)
-        settings = dataclasses.replace(settings, output_dir=str(outputs))
-    if settings.interleave:
-        from efficiency.interleave import run_interleaved
-
-        return run_interleaved(methods, settings, progress=progress, partial_csv=partial_csv)
+def run_grid(methods: list[str], settings: BenchmarkSettings, progress=print, partial_csv: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Measure every (method, resolution) cell, one method after the other; with
+    ``partial_csv`` the table so far is written after each cell. Later rounds revisit the cells
+    that were ``ok`` in the first. The entry that checks the settings and caches the frames
+    first is :func:`efficiency.benchmark.run_benchmark`."""
     import torch
 
     name = device_name(settings.device)

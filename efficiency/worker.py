@@ -245,7 +245,7 @@ def measure(spec: dict) -> dict:
 
 def save_output(image, path: str) -> None:
     """One output image as float32 ``H x W x 3`` in an .npy file, written whole or not at all."""
-    from lldata.atomic import atomic_write
+    from lowlight_common.atomic import atomic_write
 
     with atomic_write(path, "wb") as handle:
         np.save(handle, np.asarray(image, dtype=np.float32))

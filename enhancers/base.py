@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -277,6 +279,22 @@ class Method:
             return self._enhance_any(image, name)
         finally:
             self._generator = None
+
+    def enhance_file(self, path: str | os.PathLike[str]) -> np.ndarray:
+        """The 8-bit image the workflow (and ``enhance``) writes for the input file ``path``.
+
+        Read as the workflow reads it (:func:`lldata.imageio.read_rgb`), enhanced with
+        ``name=<the file's name>`` (stochastic methods such as DiffLL derive the image's seed
+        from the method's ``seed`` option and this name: ``m.enhance(img)`` without a name uses
+        the bare ``seed`` and gives other bytes), then converted by :meth:`to_uint8`. The bytes
+        equal the workflow's for the same options and the same number of torch/OpenMP threads
+        (``OMP_NUM_THREADS``; the workflow's jobs run with the thread policy of
+        :mod:`lowlight_common.threads`): other thread counts sum in another order and may
+        change the last bit of a float, and so, rarely, an 8-bit level.
+        """
+        from lldata.imageio import read_rgb
+
+        return self.to_uint8(self.enhance(read_rgb(path), name=Path(path).name))
 
     def _enhance_any(
         self, image: np.ndarray | torch.Tensor, name: str | None

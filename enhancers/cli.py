@@ -220,7 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from enhancers.weights import file_digests, method_weight_files
 
         weights = file_digests(method_weight_files(method.info.weights_files, args.weights_dir))
-        write_manifest(args.manifest, result.written, method=args.method, options=options, weights=weights)
+        # provenance: the options as given and as run (defaults filled in), the device and the
+        # weights' sha256 (the report shows them and refuses to mix different ones under a label)
+        write_manifest(args.manifest, result.written, method=args.method, options=options,
+                       options_as_run=dict(method.info.options), device=str(method.device), weights=weights)
         if journal is not None:
             journal.remove()
     return 0

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -200,7 +202,7 @@ class CoLIE(Method):
     description = (
         "ECCV 2024. A SIREN fitted per image (no training data, no weights) for `epochs` Adam steps "
         "to the HSV value channel at down_size x down_size; guided-filter upsampling; "
-        "deterministic given the seed (per-image seed from seed + file name)."
+        "deterministic given the seed (per-image seed from seed + file name). Authors' code: Apache-2.0."
     )
 
     def __init__(
@@ -238,7 +240,7 @@ class CoLIE(Method):
         super().__init__(info, resolve_device(device))
 
     @classmethod
-    def count_parameters(cls, options: dict) -> int:
+    def count_parameters(cls, options: Mapping[str, Any]) -> int:
         net = ContextINF(int(options["window"]) ** 2)
         return sum(p.numel() for p in net.parameters())
 

@@ -103,7 +103,11 @@ class DiffLLMethod(Method):
             "seed": int(info.options["seed"]),
             "compile": bool(info.options["compile"]),
         }
-        files = (str(checkpoint),) if checkpoint else ()
+        # The files it will read, found as resolve_checkpoint finds them (the shipped model from
+        # the package, never from the current folder): the workflow makes them job inputs.
+        from diffll.shipped import SHIPPED_MODEL_DIR
+
+        files = (str(checkpoint or os.environ.get(CHECKPOINT_ENV) or SHIPPED_MODEL_DIR),)
         return replace(info, parameters=parameters, weights_files=files, options=opts)
 
     def _enhance_batch(self, batch: torch.Tensor, name: str | None) -> torch.Tensor:

@@ -16,13 +16,13 @@
    ``solver="cholesky"`` (default): a multifrontal Cholesky factorisation in nested-dissection
    order for the pixel grid (enhancers/grid_cholesky.py, dense LAPACK/BLAS kernels, no extra
    dependency); ``solver="superlu"``: SciPy's SuperLU (spsolve with minimum-degree ordering on
-   A^T + A), the general sparse LU this module used first, about 3x slower at 1280x720 and kept
+   A^T + A), the general sparse LU this module used first, 2-2.5x slower at 1280x720 and kept
    to check the other against. The two agree to ~1e-11 (the system's condition number, up to
    ~1e6, times double rounding), which leaves the 8-bit output unchanged
    (tests/test_enhancers_lime_msrcr_speed.py; docs/results/lime_msrcr_speed.py on a real frame).
    Iterative solvers are not offered: the weights span ~6 orders of magnitude, and Jacobi- or
    ILU-preconditioned conjugate gradients took minutes; algebraic multigrid (pyamg) with
-   conjugate gradients took 2-8x SuperLU's time for a tolerance that keeps the bytes.
+   conjugate gradients took 2-8x SuperLU's time at tolerances 1e-10 to 1e-12.
 3. Enhancement: R = L / T^gamma per channel, gamma = 0.8 by default, with T clipped to
    [T_FLOOR, 1] so that black pixels do not divide by zero.
 4. Optional denoising (off by default; the paper uses BM3D, which we do not depend on): total-

@@ -3,18 +3,15 @@
 Weights are never downloaded at run time. Each file is looked up under a weights folder
 (option ``weights_dir``, else env ``LOWLIGHT_WEIGHTS``, else ``~/.cache/lowlight-faces/weights``)
 at the relative path used as its key in ``weights_manifest.json``, and its sha256 must match the
-manifest: a re-trained or truncated file would otherwise silently change every result.
+manifest: a re-trained or truncated file would otherwise silently change every result. The
+manifest is read, and the folder chosen, by :mod:`lowlight_common.weights`, as for detectors.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,43 +19,27 @@ import torch
 
 from lowlight_common.files import sha256_file
 from lowlight_common.torch_files import INTEGER_TENSORS, check_tensors, load_error_reason
+from lowlight_common.weights import ENV_VAR, WeightsEntry, WeightsError, read_manifest, weights_dir
 
-ENV_VAR = "LOWLIGHT_WEIGHTS"
-DEFAULT_DIR = Path("~/.cache/lowlight-faces/weights")
-
-
-class WeightsError(RuntimeError):
-    """A weights file is missing, unreadable or not the released one."""
-
-
-@dataclass(frozen=True)
-class WeightsEntry:
-    key: str
-    repository: str
-    commit: str
-    path: str
-    url: str
-    sha256: str
-    bytes: int
-    licence: str
+__all__ = [
+    "ENV_VAR",
+    "WeightsEntry",
+    "WeightsError",
+    "file_digests",
+    "flush_subnormals",
+    "load_checkpoint",
+    "manifest",
+    "method_weight_files",
+    "sub_state_dict",
+    "verified_path",
+    "weights_dir",
+]
 
 
-@cache
 def manifest() -> dict[str, WeightsEntry]:
-    """All known weight files, keyed by their path relative to the weights folder."""
-    text = resources.files("enhancers").joinpath("weights_manifest.json").read_text("utf-8")
-    files = json.loads(text)["files"]
-    return {key: WeightsEntry(key=key, **entry) for key, entry in files.items()}
-
-
-def weights_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The folder to look for weights in: explicit argument, then env var, then the default."""
-    if explicit is not None:
-        return Path(explicit).expanduser()
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    return DEFAULT_DIR.expanduser()
+    """All known weight files, keyed by their path relative to the weights folder (every one
+    with the released sha256)."""
+    return read_manifest("enhancers", require_sha256=True)
 
 
 def method_weight_files(files: Iterable[str], folder: str | os.PathLike[str] | None = None) -> list[Path]:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from iqa.registry import hub_dir
-from lldata.atomic import atomic_write
+from iqa.files import hub_dir
+from lowlight_common.atomic import atomic_write
 
 N_FEATURES = 36
 # What pyiqa 0.1.16's BRISQUE assumes about the model (pyiqa/archs/brisque_arch.py).

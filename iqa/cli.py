@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from iqa.registry import METRICS, missing_files
-from lldata.atomic import atomic_write
+from lowlight_common.atomic import atomic_write
 from lowlight_common.cli import add_version_flag, run_command
 
 

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from iqa.array_pickle import load_array_pickle
-from lldata.atomic import atomic_write
+from lowlight_common.atomic import atomic_write
 
 # (index in torchvision's ``alexnet().features``, in channels, out channels, kernel, stride, padding)
 CONVS = ((0, 3, 64, 11, 4, 2), (3, 64, 192, 5, 1, 2), (6, 192, 384, 3, 1, 1), (8, 384, 256, 3, 1, 1),
@@ -179,8 +179,8 @@ def _check_inputs(image: torch.Tensor, reference: torch.Tensor) -> None:
 
 
 def create(device: str = "cpu") -> LPIPSAlex:
-    """The metric from the cached files (:data:`iqa.registry.LPIPS_ALEXNET`, ``LPIPS_LIN``)."""
-    from iqa.registry import LPIPS_ALEXNET, LPIPS_LIN
+    """The metric from the cached files (:data:`iqa.files.LPIPS_ALEXNET`, ``LPIPS_LIN``)."""
+    from iqa.files import LPIPS_ALEXNET, LPIPS_LIN
 
     metric = LPIPSAlex(load_alexnet_features(LPIPS_ALEXNET.path()), load_linear_layers(LPIPS_LIN.path()))
     return metric.to(device)

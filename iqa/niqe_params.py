@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from iqa.registry import hub_dir
-from lldata.atomic import atomic_write
+from iqa.files import hub_dir
+from lowlight_common.atomic import atomic_write
 
 
 def install_niqe_params(npz_path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None) -> Path:

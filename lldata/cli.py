@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lldata.atomic import atomic_write
 from lldata.datasets import KINDS, read_summary, validate_dataset
 from lldata.demo import DemoConfig, build_demo
 from lldata.imageio import IMAGE_SUFFIXES, ImageReadError, is_image_file, read_rgb, write_png
 from lldata.synthesis import DarkenParams, darken
+from lowlight_common.atomic import atomic_write
 from lowlight_common.cli import add_version_flag, run_command, setup_logging
 
 logger = logging.getLogger(__name__)

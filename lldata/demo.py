@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from lldata.atomic import atomic_write
 from lldata.datasets import write_darkface_item
 from lldata.synthesis import DarkenParams, darken
+from lowlight_common.atomic import atomic_write
 from lowlight_common.files import sha256_file
 from lowlight_common.records import dataclass_from_dict
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lldata.atomic import atomic_write
 from lldata.issues import Issue
+from lowlight_common.atomic import atomic_write
 
 # ASCII decimals only: Python's int()/float() also accept "1_0" (= 10), non-ASCII digits,
 # "inf"/"nan" and exponents, none of which a label writer means.

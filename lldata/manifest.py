@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from lldata.atomic import atomic_write, write_json
+from lowlight_common.atomic import atomic_write, write_json
 from lowlight_common.files import sha256_file
 
 
@@ -62,10 +62,13 @@ def write_manifest(path: str | os.PathLike[str], files: Iterable[str | os.PathLi
         except ValueError:
             key = str(f)
         entries[key] = sha256_file(f)
+    from lowlight_common.provenance import environment
     from lowlight_common.run_lock import current_run
 
     run = current_run()  # the workflow run that wrote it (None outside the workflow)
-    extra = {"run": {k: run.get(k) for k in ("host", "pid", "started", "workdir", "configfiles")}} if run else {}
+    keys = ("host", "pid", "started", "workdir", "workflow", "results", "configfiles", "git")
+    extra = {"run": {k: run.get(k) for k in keys if k in run}} if run else {}
+    extra["environment"] = environment()  # python, platform, package versions of the job
     write_json(path, {"files": dict(sorted(entries.items())), "count": len(entries), **info, **extra}, indent=1,
                sort_keys=True)
 

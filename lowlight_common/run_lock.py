@@ -58,11 +58,19 @@ def _alive(pid: int, start: str | None) -> bool:
     return start is None or now is None or now == start
 
 
-def run_info(workdir: str | os.PathLike[str], configfiles: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """This run: the process running Snakemake (its id and start), the working directory and
-    the config files. Also what manifests record as the run that wrote them."""
+def run_info(workdir: str | os.PathLike[str], configfiles: list[str] | tuple[str, ...] = (), *,
+             workflow: str | os.PathLike[str] | None = None,
+             results: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """This run: the process running Snakemake (its id and start), the working directory, the
+    config files and, when given, the workflow's folder and the resolved results folder. Also
+    what manifests record as the run that wrote them.
+
+    The working directory is what ties a results folder to one set of Snakemake records. The
+    workflow sets it to the repository (``workdir:`` in workflow/Snakefile), so runs started
+    from any folder with ``-s path/to/Snakefile`` share it, and so one results folder; only an
+    explicit ``--directory`` elsewhere makes a different run identity."""
     pid = os.getpid()
-    return {
+    run = {
         "host": socket.gethostname(),
         "pid": pid,
         "pid_start": _process_start(pid),
@@ -70,6 +78,11 @@ def run_info(workdir: str | os.PathLike[str], configfiles: list[str] | tuple[str
         "workdir": str(Path(workdir).resolve()),
         "configfiles": [str(Path(c).resolve()) for c in configfiles],
     }
+    if workflow is not None:
+        run["workflow"] = str(Path(workflow).resolve())
+    if results is not None:
+        run["results"] = str(Path(results).resolve())
+    return run
 
 
 def describe(run: dict[str, Any]) -> str:

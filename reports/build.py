@@ -7,16 +7,17 @@ says so plainly: the report never shows a number that was not computed by the pi
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from lldata.atomic import atomic_write
 from lldata.imageio import read_rgb
+from lowlight_common.atomic import atomic_write
 from reports import detector_gains, diffusion_scaling, figures, quality
 from reports import methods as methods_section
 from reports.efficiency_table import efficiency_table, exponent_table, table_note
@@ -95,6 +96,31 @@ def size_table(layout: Layout, dataset: str, methods: list[str], detectors: list
     return wide
 
 
+def per_image_table(layout: Layout, dataset: str, methods: list[str], detectors: list[str]) -> pd.DataFrame:
+    """One row per (detector, image): the image's faces, then per method the detections at the
+    working threshold, the faces they found (TP) and the rest (FP), from eval/per_image.csv."""
+    frames = []
+    for det in detectors:
+        merged: pd.DataFrame | None = None
+        for m in methods:
+            path = layout.eval_dir(dataset, m, det) / "per_image.csv"
+            if not path.is_file():
+                continue
+            frame = pd.read_csv(path, dtype={"image_id": str})
+            cols = pd.DataFrame({
+                "image": frame["image_id"], "faces": frame["n_gt"].astype(int),
+                f"{m} detections": frame["n_pred_at_threshold"].astype(int),
+                f"{m} TP": frame["n_found_at_threshold"].astype(int),
+                f"{m} FP": (frame["n_pred_at_threshold"] - frame["n_found_at_threshold"]).astype(int),
+            })
+            merged = cols if merged is None else merged.merge(cols, on=["image", "faces"], how="outer", sort=False)
+        if merged is not None:
+            merged.insert(0, "detector", det)
+            merged.insert(0, "dataset", dataset)
+            frames.append(merged)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def efficiency_frames(layout: Layout, extra_csvs: list[Path], this_run: bool) -> list[tuple[str, pd.DataFrame]]:
     """The benchmark of this run (when the config enables it) and any committed result files."""
     frames = []
@@ -133,18 +159,6 @@ def diffll_speed_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).round(decimals)
 
 
-def _draw(image: np.ndarray, gt, pred, scale: float) -> np.ndarray:
-    img = Image.fromarray(image)
-    if scale != 1.0:
-        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
-    draw = ImageDraw.Draw(img)
-    for x1, y1, x2, y2 in gt:
-        draw.rectangle([x1 * scale, y1 * scale, x2 * scale, y2 * scale], outline=(0, 255, 0), width=2)
-    for x1, y1, x2, y2 in pred:
-        draw.rectangle([x1 * scale, y1 * scale, x2 * scale, y2 * scale], outline=(255, 40, 40), width=1)
-    return np.asarray(img)
-
-
 def _predictions_above(path: Path, threshold: float) -> list[list[float]]:
     if not path.is_file():
         return []
@@ -166,27 +180,107 @@ def panel_detector(layout: Layout, dataset: str, methods: list[str], detectors: 
     return None
 
 
+def panel_items(summary: dict, count: int, stems: list[str] | tuple[str, ...] = ()) -> list[dict]:
+    """The images of the panels: those named in ``stems`` (report.panel_stems; an unknown stem
+    is an error naming it), else the first ``count``."""
+    if not stems:
+        return summary["items"][:count]
+    by_stem = {item["stem"]: item for item in summary["items"]}
+    unknown = [s for s in stems if s not in by_stem]
+    if unknown:
+        raise ValueError(f"report.panel_stems: no image {', '.join(map(repr, unknown))} in dataset {summary.get('root')}")
+    return [by_stem[s] for s in stems]
+
+
 def qualitative_panel(layout: Layout, dataset: str, summary: dict, methods: list[str], detector: str | None,
-                      count: int, threshold: float) -> str:
-    """For a few images: each method's output with ground truth (green) and detections (red)."""
-    items = summary["items"][:count]
-    blocks = []
-    for item in items:
-        figs = []
+                      count: int, threshold: float, fig_dir: Path | None = None, stems: list[str] | tuple[str, ...] = (),
+                      crop_size: int = 128) -> tuple[str, list[str]]:
+    """Per chosen image, one figure file (``fig_dir``/panel_<dataset>_<stem>.png): every
+    method's output at full resolution with ground truth and ``detector``'s detections, and a
+    zoom of each face. The HTML shows it scaled to the page (a click opens the file); the
+    Markdown references the file. Returns (html, markdown lines)."""
+    html_blocks, md = [], []
+    for item in panel_items(summary, count, stems):
+        rows = []
         for m in methods:
             path = layout.images(dataset, m) / f"{item['stem']}.png"
             if not path.is_file():
                 continue
             pred = _predictions_above(layout.predictions(dataset, m, detector) / f"{item['stem']}.txt", threshold) if detector else []
-            image = read_rgb(path)
-            scale = min(1.0, 300 / image.shape[1])
-            shown = _draw(image, item.get("boxes", []), pred, scale)
-            figs.append(f'<figure><img src="{png_data_uri(shown)}" alt="{escape(m)} {escape(item["stem"])}">'
-                        f"<figcaption>{escape(m)}: {len(pred)} detection(s)</figcaption></figure>")
-        blocks.append(f"<p><b>{escape(dataset)}/{escape(item['stem'])}</b> ({len(item.get('boxes', []))} faces)</p>" + "".join(figs))
-    legend = (f'<p class="note">Green: ground truth. Red: {escape(detector)} detections with raw score &ge; {threshold}.</p>'
-              if detector else "")
-    return legend + "".join(blocks)
+            caption = f"{m}: {len(pred)} detection(s)" if detector else m
+            rows.append((caption, read_rgb(path), item.get("boxes", []), pred))
+        if not rows:
+            continue
+        png = figures.panel_png(rows, crop_size)
+        name = f"panel_{dataset}_{item['stem']}.png"
+        title = f"{dataset}/{item['stem']} ({len(item.get('boxes', []))} faces)"
+        if fig_dir is not None:
+            with atomic_write(fig_dir / name, "wb") as handle:
+                handle.write(png)
+        shown = png_data_uri(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), max_side=1100)
+        captions = "; ".join(r[0] for r in rows)
+        link = f'<a href="figures/{escape(name)}">' if fig_dir is not None else "<a>"
+        html_blocks.append(f"<p><b>{escape(title)}</b>: {escape(captions)}</p><figure>{link}"
+                           f'<img src="{shown}" alt="panel {escape(title)}"></a>'
+                           f"<figcaption>full resolution: figures/{escape(name)}</figcaption></figure>")
+        md += [f"### {title}", "", captions, "", f"![{title}](figures/{name})", ""]
+    legend = ("Green: ground truth. Magenta: detections of "
+              f"{detector} with raw score >= {threshold}. Each method's output at full resolution, a zoom of every face beside it."
+              if detector else "Green: ground truth (no detector ran on every method). A zoom of every face beside each output.")
+    if not html_blocks:
+        return "", []
+    return f'<p class="note">{escape(legend)}</p>' + "".join(html_blocks), [legend, "", *md]
+
+
+def _labels_table(record: dict[str, dict], config_section: dict, name_key: str) -> pd.DataFrame:
+    """One row per method or detector label: what ran, as its shard manifests say."""
+    rows = []
+    for label, facts in record.items():
+        entry = config_section.get(label) or {}
+        rows.append({
+            "label": label, name_key: entry.get(name_key, label),
+            "options as run": json.dumps(facts["options"], sort_keys=True),
+            "weights (sha256)": "; ".join(f"{name} {digest}" for name, digest in facts["weights_sha256"].items()) or "none",
+            "device": ", ".join(str(d) for d in facts["device"]),
+            "shards": facts["shards"] if not facts["shards_without_record"] else
+            f"{facts['shards']} ({facts['shards_without_record']} from before manifests recorded options)",
+        })
+    return pd.DataFrame(rows)
+
+
+def provenance_section(prov: dict, config: dict) -> tuple[str, list[str]]:
+    """Options, weights, device, code version, packages, seeds and the full config (collapsed)."""
+    html_parts: list[str] = []
+    md: list[str] = []
+    git = prov["git"]
+    commit = git.get("commit") or "not a git checkout"
+    state = "" if git.get("commit") is None else (" (dirty: uncommitted changes)" if git.get("dirty") else " (clean)")
+    jobs = prov.get("git_of_jobs") or []
+    jobs_text = "; ".join(f"{g.get('commit')}{' dirty' if g.get('dirty') else ''}" for g in jobs) or "not recorded"
+    facts = [("code (git commit of this report's build)", f"{commit}{state}"),
+             ("code the jobs ran (from their manifests)", jobs_text),
+             ("device", prov["device"]), ("python", prov["python"]), ("platform", prov["platform"]),
+             ("config sha256 (first 16)", prov["config_sha256_16"]),
+             ("seeds", ", ".join(f"{k}={v}" for k, v in prov["seeds"].items()) or "none")]
+    skipped = {**{f"method {k}": v for k, v in (config.get("skipped_methods") or {}).items()},
+               **{f"detector {k}": v for k, v in (config.get("skipped_detectors") or {}).items()}}
+    facts += [(f"skipped {k}", v) for k, v in skipped.items()]
+    frame = pd.DataFrame(facts, columns=["what", "value"])
+    html_parts.append(table(frame))
+    md += [frame.to_markdown(index=False), ""]
+    for title, record, section, key in (("Methods as run", prov.get("methods") or {}, config.get("methods") or {}, "method"),
+                                        ("Detectors as run", prov.get("detectors") or {}, config.get("detectors") or {}, "detector")):
+        labels = _labels_table(record, section, key)
+        if not labels.empty:
+            html_parts.append(f"<h3>{escape(title)}</h3>" + table(labels))
+            md += [f"### {title}", "", labels.to_markdown(index=False), ""]
+    versions = pd.DataFrame(sorted(prov["packages"].items()), columns=["package", "version"])
+    html_parts.append("<h3>Package versions (report)</h3>" + table(versions))
+    md += ["### Package versions (report)", "", versions.to_markdown(index=False), ""]
+    full = json.dumps(config, indent=1, sort_keys=True, default=str)
+    html_parts.append(f"<details><summary>Full config</summary><pre>{escape(full)}</pre></details>")
+    md += ["<details><summary>Full config</summary>", "", "```json", full, "```", "", "</details>", ""]
+    return "".join(html_parts), md
 
 
 def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, Path]:
@@ -201,6 +295,8 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
     summaries = {d: _read_json(layout.dataset(d)) for d in datasets}
+    # First, before anything is written: refuses results of one label made with different options.
+    prov = provenance(config, layout.results, datasets)
 
     html_sections: list[tuple[str, str]] = []
     md: list[str] = [f"# {TITLE}", ""]
@@ -263,6 +359,19 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
             body += "<h3>Recall per face size (every detection counted)</h3>" + table(sizes)
             md += ["", "### Recall per face size", "", sizes.to_markdown(index=False), ""]
         html_sections.append(("Face detection (DARK FACE protocol)", body))
+        per_image = pd.concat([per_image_table(layout, d, methods, detectors) for d in det_datasets], ignore_index=True)
+        tables["per_image"] = per_image
+        if not per_image.empty:
+            working = config["evaluation"]["working_threshold"]
+            note = (f'<p class="note">Per image, at the working threshold (normalised score &ge; {working}, '
+                    "<code>evaluation.working_threshold</code>): detections, faces found (TP) and other detections (FP). "
+                    'Click a column heading to sort. The same table: <a href="per_image.csv">per_image.csv</a>.</p>')
+            html_sections.append(("Per-image results", note + table(per_image, sortable=True)))
+            shown = per_image if len(per_image) <= 60 else per_image.head(60)
+            more = "" if len(per_image) <= 60 else f" (first 60 of {len(per_image)} rows here; all in per_image.csv)"
+            md += ["## Per-image results", "",
+                   f"At the working threshold (normalised score >= {working}): detections, faces found (TP), other detections (FP)"
+                   f"{more}. All rows: [per_image.csv](per_image.csv).", "", shown.to_markdown(index=False), ""]
     gains_html, gains_md, tables["gain_per_detector"] = detector_gains.gain_section(ap, config.get("skipped_detectors", {}))
     if gains_html:
         html_sections.append(("Gain over the raw input, per detector", gains_html))
@@ -275,8 +384,11 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
     md += iqa_md
 
     # Efficiency
+    # This run's benchmark here; committed files measured on other machines go to their own
+    # section ("Results measured elsewhere"), so they cannot be taken for this run's numbers.
     extra = [Path(p) for p in config["benchmark"]["include"]]
     body, md_eff = "", []
+    elsewhere, md_elsewhere = "", []
     this_run = bool(config["benchmark"]["enabled"])
     for index, (label, frame) in enumerate(efficiency_frames(layout, extra, this_run)):
         devices = ", ".join(sorted(set(frame["device_name"].astype(str))))
@@ -287,9 +399,13 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
         name = f"scaling_{index}.png"
         with atomic_write(fig_dir / name, "wb") as handle:
             handle.write(png)
-        body += (f"<h3>{escape(meta)}</h3>" + table(eff) + "<p class='note'>Fitted exponents k of cost = a &middot; pixels<sup>k</sup> (log-log), time with a 95% interval:</p>"
-                 + table(exps) + f'<figure><img src="data:image/png;base64,{_b64(png)}" alt="scaling {escape(label)}"></figure>')
-        md_eff += [f"### {meta}", "", eff.to_markdown(index=False), "", exps.to_markdown(index=False), "", f"![scaling](figures/{name})", ""]
+        part = (f"<h3>{escape(meta)}</h3>" + table(eff) + "<p class='note'>Fitted exponents k of cost = a &middot; pixels<sup>k</sup> (log-log), time with a 95% interval:</p>"
+                + table(exps) + f'<figure><img src="data:image/png;base64,{_b64(png)}" alt="scaling {escape(label)}"></figure>')
+        part_md = [f"### {meta}", "", eff.to_markdown(index=False), "", exps.to_markdown(index=False), "", f"![scaling](figures/{name})", ""]
+        if label.startswith("this run"):
+            body, md_eff = body + part, md_eff + part_md
+        else:
+            elsewhere, md_elsewhere = elsewhere + part, md_elsewhere + part_md
         tables[f"efficiency_{index}"] = frame
     for index, path in enumerate(Path(p) for p in config["benchmark"]["diffll_speed"]):
         if not path.is_file():
@@ -299,35 +415,50 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
                 f"{', '.join(sorted(set(frame['device_name'].astype(str))))}; torch {', '.join(sorted(set(frame['torch_version'].astype(str))))}; "
                 f"config {', '.join(sorted(set(frame['config'].astype(str))))}, weights {', '.join(sorted(set(frame['weights'].astype(str))))}")
         speed = diffll_speed_table(frame)
-        body += f"<h3>{escape(meta)}</h3>" + table(speed)
-        md_eff += [f"### {meta}", "", speed.to_markdown(index=False), ""]
+        elsewhere += f"<h3>{escape(meta)}</h3>" + table(speed)
+        md_elsewhere += [f"### {meta}", "", speed.to_markdown(index=False), ""]
         tables[f"diffll_speed_{index}"] = speed
     for index, path in enumerate(Path(p) for p in config["benchmark"]["diffusion_scaling"]):
         made = diffusion_scaling.section(path, fig_dir, index)  # DiffLL vs pixel-space diffusion and K (timing only)
         if made:
-            body, md_eff = body + made[0], md_eff + made[1]
+            elsewhere, md_elsewhere = elsewhere + made[0], md_elsewhere + made[1]
             tables.update(made[2])
     if body:
         note = ("<p class='note'>Median seconds per image after warm-up; memory: CUDA max allocated, or on CPU the peak resident set of a "
                 "fresh process above its level before the first image. OOM / skipped / over_budget are results, not failures.</p>")
-        html_sections.append(("Time and memory per resolution", note + body))
-        md += ["## Time and memory per resolution", "", *md_eff]
+        html_sections.append(("Time and memory per resolution (this run)", note + body))
+        md += ["## Time and memory per resolution (this run)", "", *md_eff]
     else:
         html_sections.append(("Time and memory per resolution", '<p class="note">No benchmark in this run.</p>'))
 
-    # Qualitative panel
-    panel = ""
+    # Qualitative panels (files in figures/, referenced from both pages)
+    panel, panel_md = "", []
     working = float(report_cfg["panel_score_threshold"])
     for d in det_datasets:
-        panel += qualitative_panel(layout, d, summaries[d], methods, panel_detector(layout, d, methods, detectors,
-                                                                                   config.get("skipped_detectors", {})),
-                                   int(report_cfg["panel_images"]), working)
+        chosen = report_cfg.get("panel_detector")
+        if chosen is not None and chosen not in detectors:
+            raise ValueError(f"report.panel_detector: {chosen!r} is not one of the detectors that ran ({', '.join(detectors)})")
+        det = chosen or panel_detector(layout, d, methods, detectors, config.get("skipped_detectors", {}))
+        html_part, md_part = qualitative_panel(layout, d, summaries[d], methods, det, int(report_cfg["panel_images"]), working,
+                                               fig_dir, report_cfg.get("panel_stems") or (), int(report_cfg.get("panel_crop_size", 128)))
+        panel, panel_md = panel + html_part, panel_md + md_part
     if panel:
         html_sections.append(("Qualitative comparison", panel))
+        md += ["## Qualitative comparison", "", *panel_md]
 
-    prov = provenance(config)
-    html_sections.append(("Provenance", "<pre>" + escape(json.dumps(prov, indent=1)) + "</pre>"))
-    md += ["## Provenance", "", "```json", json.dumps(prov, indent=1), "```", ""]
+    if elsewhere:
+        note = ("<p class='note'><b>Not this run's results.</b> These tables were measured on other machines (each heading names its "
+                "file, hardware and date) and committed to the repository; the config lists them under benchmark.include, "
+                "benchmark.diffll_speed and benchmark.diffusion_scaling.</p>")
+        html_sections.append(("Results measured elsewhere (committed files, not this run)", note + elsewhere))
+        md += ["## Results measured elsewhere (committed files, not this run)", "",
+               "**Not this run's results.** Measured on other machines (each heading names its file, hardware and date) and "
+               "committed to the repository (config: benchmark.include, benchmark.diffll_speed, benchmark.diffusion_scaling).", "",
+               *md_elsewhere]
+
+    prov_html, prov_md = provenance_section(prov, config)
+    html_sections.append(("Provenance", prov_html))
+    md += ["## Provenance", "", *prov_md]
 
     for name, frame in tables.items():
         if not frame.empty:
@@ -337,8 +468,21 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
     with atomic_write(html_path, "w", encoding="utf-8") as handle:
         handle.write(page(TITLE, html_sections))
     with atomic_write(md_path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(md))
+        handle.write("\n".join(with_contents(md)))
     return html_path, md_path
+
+
+def _md_anchor(heading: str) -> str:
+    """The anchor GitHub and most Markdown renderers give a heading."""
+    kept = "".join(c for c in heading.strip().lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def with_contents(md: list[str]) -> list[str]:
+    """``md`` with a table of contents (its ``##`` sections) after the title."""
+    headings = [line[3:] for line in md if line.startswith("## ")]
+    toc = ["## Contents", "", *[f"{i}. [{h}](#{_md_anchor(h)})" for i, h in enumerate(headings, start=1)], ""]
+    return [*md[:2], *toc, *md[2:]]
 
 
 def _b64(data: bytes) -> str:

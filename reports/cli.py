@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     add_version_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("build", help="build the HTML + Markdown report")
-    p.add_argument("--config-json", required=True, help="the workflow config (names of datasets, methods, detectors)")
+    given = p.add_mutually_exclusive_group(required=True)
+    given.add_argument("--config-json", help="the workflow config (names of datasets, methods, detectors)")
+    given.add_argument("--config-file", help="the same, in a JSON file (the workflow passes this)")
     p.add_argument("--results-dir", default="results")
     p.add_argument("-o", "--out-dir", required=True)
     args = parser.parse_args(argv)
@@ -26,18 +28,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    source = "--config-json"
+    text = args.config_json
+    if args.config_file is not None:
+        source = args.config_file
+        text = Path(args.config_file).read_text(encoding="utf-8")  # FileNotFoundError names it
     try:
-        config = json.loads(args.config_json)
+        config = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"--config-json is not valid JSON: {exc}") from None
+        raise ValueError(f"{source} is not valid JSON: {exc}") from None
     if not isinstance(config, dict):
-        raise ValueError("--config-json must be a JSON object (the workflow config)")
+        raise ValueError(f"{source} must be a JSON object (the workflow config)")
     results = Path(args.results_dir)
     if not results.is_dir():  # a typo here would otherwise render an empty report, exit 0
         raise FileNotFoundError(2, "results folder not found", str(results))
     skipped = config.pop("skipped_detectors", {})  # added by the workflow, not a config key
+    skipped_methods = config.pop("skipped_methods", {})  # likewise
     config = validate_config(config)  # the schema's defaults, as the workflow fills them
     config["skipped_detectors"] = skipped
+    config["skipped_methods"] = skipped_methods
     html_path, _ = build_report(config, results, Path(args.out_dir))
     print(f"report written to {html_path}")
     return 0

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lldata.atomic import atomic_write
+from lowlight_common.atomic import atomic_write
 
 TIMING_NOTE = ("Timing only: every label runs the authors' full-size network on seeded random weights (no trained weights "
                "for the baselines or for K = 1, 3), so these rows say what each design costs, not what it restores; they are "

@@ -39,8 +39,21 @@ def png_data_uri(image: np.ndarray, max_side: int | None = None) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
-    """An HTML table: numbers right-aligned with fixed decimals, text left-aligned."""
+# Sorting for tables marked sortable: a click on a heading sorts by that column (numbers as
+# numbers), a second click reverses. Plain script, no library: the page stays standalone.
+SCRIPT = """
+document.querySelectorAll('table.sortable th').forEach(function(th){th.style.cursor='pointer';
+th.addEventListener('click',function(){var table=th.closest('table'),body=table.tBodies[0],
+i=Array.prototype.indexOf.call(th.parentNode.children,th),asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';
+var rows=Array.prototype.slice.call(body.rows);rows.sort(function(a,b){var x=a.cells[i].textContent,
+y=b.cells[i].textContent,nx=parseFloat(x),ny=parseFloat(y),c=(!isNaN(nx)&&!isNaN(ny))?nx-ny:x.localeCompare(y,undefined,{numeric:true});
+return asc?c:-c;});rows.forEach(function(r){body.appendChild(r);});});});
+"""
+
+
+def table(frame: pd.DataFrame, float_format: str = "{:.3f}", sortable: bool = False) -> str:
+    """An HTML table: numbers right-aligned with fixed decimals, text left-aligned; ``sortable``:
+    a click on a column heading sorts the rows (:data:`SCRIPT`)."""
     numeric = [frame[c].dtype.kind in "fiu" for c in frame.columns]
     head = "".join(f'<th class="{"num" if n else "txt"}">{escape(c)}</th>' for c, n in zip(frame.columns, numeric, strict=True))
     rows = []
@@ -55,14 +68,25 @@ def table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
                 text = str(value)
             cells.append(f'<td class="{"num" if is_num else "txt"}">{escape(text)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    cls = ' class="sortable"' if sortable else ""
+    return f'<div class="scroll"><table{cls}><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
+
+
+def anchor(name: str, index: int) -> str:
+    """A stable id for section ``index`` named ``name``."""
+    slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+    return f"s{index}-{'-'.join(filter(None, slug.split('-')))}"
 
 
 def page(title: str, sections: list[tuple[str, str]]) -> str:
-    body = "\n".join(f"<h2>{escape(name)}</h2>\n{content}" for name, content in sections)
+    """The standalone page: a table of contents, then each section under its heading."""
+    ids = [anchor(name, i) for i, (name, _) in enumerate(sections, start=1)]
+    toc = "".join(f'<li><a href="#{i}">{escape(name)}</a></li>' for i, (name, _) in zip(ids, sections, strict=True))
+    body = f'<nav aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>\n' + "\n".join(
+        f'<h2 id="{i}">{escape(name)}</h2>\n{content}' for i, (name, content) in zip(ids, sections, strict=True))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{escape(title)}</title>"
-        f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>\n{body}\n</body></html>\n"
+        f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>\n{body}\n<script>{SCRIPT}</script></body></html>\n"
     )

@@ -9,7 +9,8 @@ value of each row in bold:
   BRISQUE, PIQE.
 
 Whether lower or higher is better (the arrow, and which value is bold) comes from the metric's
-entry in :mod:`iqa.registry`, never from this module. ``raw``, the unenhanced input, is shown
+entry in :mod:`iqa.registry`, never from this module, and so do which table a metric belongs
+to (``full_reference``) and its printed decimals: a metric registered there appears here. ``raw``, the unenhanced input, is shown
 for reference and not ranked. Values are the means that ``iqa score`` wrote (summary.json);
 every mean of every dataset also stays in the long table (``iqa.csv``) and under "All means".
 """
@@ -23,12 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from iqa.registry import METRICS
+from iqa.registry import METRICS, metrics_of_kind
 from reports.html import escape, table
 
-FULL_REFERENCE = ("psnr", "ssim", "lpips")
-NO_REFERENCE = ("niqe", "brisque", "piqe")
-DECIMALS = {"psnr": 2}  # others: 3
 UNRANKED = ("raw",)
 
 
@@ -74,7 +72,7 @@ def label(metric: str) -> str:
 
 
 def _decimals(metric: str) -> int:
-    return DECIMALS.get(metric, 3)
+    return METRICS[metric].decimals
 
 
 def best_methods(metric: str, values: dict[str, float]) -> set[str]:
@@ -108,9 +106,9 @@ def quality_tables(results: Path, datasets: list[str], methods: list[str], has_r
     unpaired = [d for d in datasets if d in has_references and not has_references[d]]
     tables = [
         quality_table("quality_with_references", "Datasets with references (full-reference metrics)",
-                      summaries, paired, methods, FULL_REFERENCE),
+                      summaries, paired, methods, metrics_of_kind(full_reference=True)),
         quality_table("quality_without_references", "Datasets without references (no-reference metrics)",
-                      summaries, unpaired, methods, NO_REFERENCE),
+                      summaries, unpaired, methods, metrics_of_kind(full_reference=False)),
     ]
     long, skipped = long_table(summaries)
     skipped = {key: reason for key, reason in skipped.items()

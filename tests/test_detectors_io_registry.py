@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import detectors
-from detectors import Detections, Detector, DetectorInfo, create_detector, detect_folder
+from detectors import Detections, Detector, create_detector, detect_folder
 from detectors.cli import main
 from detectors.evaluation import detection_counts
 from detectors.formats import (
@@ -26,14 +26,11 @@ from lldata.imageio import ImageReadError, write_png
 class DummyDetector(Detector):
     """Finds a 'face' at a fixed place; the score comes from the image brightness."""
 
-    info = DetectorInfo(
-        name="dummy",
-        description="test detector",
-        source_package="tests",
-        weights="none",
-        licence="MIT",
-        default_options={"box": [10, 10, 29, 29], "extra_fp": True},
-    )
+    name = "dummy"
+    description = "test detector"
+    source_package = "tests"
+    weights = "none"
+    licence = "MIT"
 
     def __init__(self, device: str = "cpu", box=(10, 10, 29, 29), extra_fp: bool = True) -> None:
         self.device = device

@@ -313,5 +313,5 @@ def test_listed_and_onnx_runtime_decides_cuda():
         assert defaults["score_threshold"] == 0.02 and defaults["input_size"] is None
         assert defaults["upscale"] == 1.0
     # the workflow asks a GPU slot only for detectors whose runtime is torch (common.smk)
-    for cls in (yunet.YuNetDetector, scrfd.SCRFDDetector, centerface.CenterFaceDetector):
-        assert cls.cuda_available.__func__ is not Detector.cuda_available.__func__
+    for name in ("yunet", "scrfd", "centerface"):
+        assert detector_info(name).runtime == "onnxruntime"

@@ -9,13 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from diffll.train import (
-    Trainer,
-    find_latest_checkpoint,
-    load_train_config,
-    load_training_checkpoint,
-)
 from diffll.train_cli import main, pack_pairs
+from diffll.training.config import load_train_config
+from diffll.training.state import find_latest_checkpoint, load_training_checkpoint
+from diffll.training.trainer import Trainer
 from lldata.imageio import write_png
 
 REPO = Path(__file__).resolve().parents[1]

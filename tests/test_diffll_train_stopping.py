@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from diffll.train import StopPolicy
+from diffll.training.stopping import StopPolicy
 
 
 def test_budget_stops_when_left_time_would_not_cover_two_slow_steps_and_saves() -> None:

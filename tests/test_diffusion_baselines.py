@@ -92,6 +92,7 @@ def test_weatherdiff_matches_the_authors_code_on_seeded_random_weights():
     np.testing.assert_allclose(x0, stored["x0"], atol=1e-4, rtol=0)
 
 
+@pytest.mark.slow  # one FLOP count of the width-128 UNet on the meta device: ~5 s
 def test_weatherdiff_timing_class_uses_the_released_configuration():
     s = WeatherDiffTiming.settings
     assert (s.patch, s.stride, s.patches_per_call) == (64, 16, 64)

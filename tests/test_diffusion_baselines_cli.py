@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from efficiency.benchmark import run_benchmark
 from efficiency.cli import main
 from efficiency.diffusion_labels import diffusion_labels, is_timing_only
-from efficiency.runner import BenchmarkSettings, run_benchmark
+from efficiency.runner import BenchmarkSettings
 from tests.efficiency_dummies import SLEEP
 
 

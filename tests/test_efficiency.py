@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from efficiency.runner import BenchmarkSettings, run_benchmark, run_cell
+from efficiency.benchmark import run_benchmark
+from efficiency.runner import BenchmarkSettings, run_cell
 from efficiency.scaling import compare_runs, fit_exponent, scaling_table
 from tests.efficiency_dummies import ALLOC, OOM, SLEEP, SLEEP_DETECTOR, dummy_options
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from efficiency.benchmark import run_benchmark
 from efficiency.cli import main as cli_main
 from efficiency.interleave import (
     choose_reference,
@@ -22,7 +23,6 @@ from efficiency.runner import (
     BenchmarkSettings,
     cell_spec,
     child_env,
-    run_benchmark,
     run_cell,
     write_csv,
 )

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from efficiency.benchmark import run_benchmark
 from efficiency.cli import main as cli_main
 from efficiency.diffll_modes import REFERENCE_LABEL, diffll_labels
 from efficiency.fidelity import add_psnr, output_path
-from efficiency.runner import BenchmarkSettings, run_benchmark, run_cell
+from efficiency.runner import BenchmarkSettings, run_cell
 from lowlight_common.metrics import psnr
 from tests.efficiency_dummies import OFFSET, SLEEP
 

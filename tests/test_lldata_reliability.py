@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lldata.atomic import atomic_write
 from lldata.cli import main
 from lldata.datasets import validate_dataset
 from lldata.demo import DemoConfig, DemoFolderError, build_demo
 from lldata.imageio import ImageReadError, image_size, read_rgb, write_png
+from lowlight_common.atomic import atomic_write
 
 TINY = DemoConfig(num_images=3, width=96, height=72, face_size=(12, 24), faces_per_image=(1, 2))
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from detectors.formats import FormatError, read_label_file
-from lldata.atomic import atomic_write
 from lldata.cli import main
 from lldata.datasets import validate_dataset
 from lldata.imageio import write_png
 from lldata.labels import parse_label_file
+from lowlight_common.atomic import atomic_write
 
 
 def _darkface(root, label_text: str | bytes, stem: str = "1", size=(40, 30)):

@@ -68,3 +68,45 @@ def test_direction_comes_from_the_registry(monkeypatch):
 def test_no_results(tmp_path):
     html, md, csvs = section(tmp_path, ["x"], ["raw"], {"x": None})
     assert "No image-quality results" in html and csvs["iqa"].empty
+
+
+@pytest.fixture
+def one_more_metric():
+    """A metric added the way a contributor adds one: a single entry in iqa.registry.METRICS."""
+    from iqa.registry import METRICS, MetricSpec
+
+    METRICS.register("sharp", MetricSpec("sharp", "sharp", False, False, "higher is better", "test metric",
+                                         decimals=1))
+    yield "sharp"
+    METRICS.unregister("sharp")
+
+
+def test_a_metric_registered_once_appears_in_its_ranked_table(results, one_more_metric):
+    for method, value in (("raw", 9.0), ("he", 3.04), ("diffll", 7.26)):
+        path = results / "dicm" / method / "iqa" / "summary.json"
+        summary = json.loads(path.read_text())
+        summary["mean"]["sharp"] = value
+        path.write_text(json.dumps(summary))
+    summaries = {"pairs": {"has_references": True}, "dicm": {"has_references": False}}
+    html, md, csvs = section(results, ["pairs", "dicm"], ["raw", "he", "diffll"], summaries)
+    # no-reference: in the table of datasets without references, after the built-in ones
+    assert csvs["quality_without_references"]["metric"].tolist() == ["niqe", "brisque", "piqe", "sharp"]
+    assert "sharp" not in csvs["quality_with_references"]["metric"].tolist()
+    # ranked by its direction (higher is better; raw not ranked), printed with its decimals
+    assert "SHARP ↑" in html and "<b>7.3</b>" in html and ">3.0<" in html and "<b>9.0</b>" not in html
+    assert re.search(r"\| SHARP ↑ +\| +9\.0 \| +3\.0 \| +\*\*7\.3\*\* \|", "\n".join(md))
+
+
+def test_the_config_schema_lists_no_metric_names():
+    """iqa/registry.py is the one list of metrics: the schema takes any name and the workflow
+    checks names against the registry (workflow/rules/common.smk, _check_metrics)."""
+    import yaml
+
+    from iqa.registry import check_metric_names, list_metrics
+    from lowlight_common.config_schema import SCHEMA_PATH
+
+    items = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["iqa"]["properties"]["metrics"]["items"]
+    assert "enum" not in items
+    check_metric_names(list_metrics())
+    with pytest.raises(ValueError, match="unknown metric 'nique'; known: psnr, ssim, lpips, niqe"):
+        check_metric_names(["psnr", "nique"])

@@ -146,6 +146,10 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path):
     config = _write_config(tmp_path, methods={"raw": {}, "oops": {"method": "no_such_method"}})
     proc = snakemake(tmp_path, config, "-n", check=False)
     assert proc.returncode != 0 and "methods.oops" in proc.stdout + proc.stderr
+    # metric names are checked against iqa/registry.py (the schema lists none)
+    config = _write_config(tmp_path, iqa={"metrics": ["psnr", "nique"]})
+    proc = snakemake(tmp_path, config, "-n", check=False)
+    assert proc.returncode != 0 and "iqa.metrics: unknown metric 'nique'" in proc.stdout + proc.stderr
     # A YAML alias bomb (9**9 values once expanded) is refused at once, with a short message.
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]

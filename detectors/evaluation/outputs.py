@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lldata import atomic
+from lowlight_common import atomic
 
 _NOT_IN_JSON = ("pr_curve", "per_image", "tables", "size_recall")
 

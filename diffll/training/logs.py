@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lldata.atomic import atomic_write
+from lowlight_common.atomic import atomic_write
 
 __all__ = ["TRAIN_FIELDS", "VAL_FIELDS", "CsvLog"]
 

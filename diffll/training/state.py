@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lldata.atomic import atomic_write
+from lowlight_common.atomic import atomic_write
 from lowlight_common.devices import describe_device, resolve_device
 from lowlight_common.torch_files import load_error_reason
 

@@ -4,6 +4,7 @@ directory; the stop rule is :class:`diffll.training.stopping.StopPolicy`."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import sys
@@ -38,9 +39,11 @@ from diffll.training.state import (
     set_determinism,
 )
 from diffll.training.stopping import StopPolicy
-from lldata.atomic import atomic_write, write_json
+from lowlight_common.atomic import atomic_write, write_json
 
 __all__ = ["Trainer"]
+
+log = logging.getLogger(__name__)
 
 
 class Trainer:
@@ -107,8 +110,10 @@ class Trainer:
     # ---- bookkeeping --------------------------------------------------------------------------
 
     def _note(self, message: str) -> None:
+        """A diagnostic (resumed, settings changed, fallbacks) through :mod:`logging`: stderr
+        for ``diffll train`` (``setup_logging``), the caller's handlers when used as a library."""
         if not self.quiet:
-            print(f"diffll train: {message}", file=sys.stderr, flush=True)
+            log.info("diffll train: %s", message)
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.autocast_dtype is None:

@@ -30,7 +30,7 @@ rule benchmark:
     log:
         "logs/benchmark/{device}.log",
     shell:
-        "efficiency run --methods {params.methods:q} --resolutions {params.resolutions:q} --device {wildcards.device:q} "
+        "python -m lowlight_common.joblog --log {log:q} --label 'benchmark {wildcards.device}' -- efficiency run --methods {params.methods:q} --resolutions {params.resolutions:q} --device {wildcards.device:q} "
         "--warmup {params.warmup:q} --repeats {params.repeats:q} --rounds {params.rounds:q} --budget {params.budget:q} "
         "{params.interleave} --reference {params.reference} --threads {params.bench_threads:q} --min-time {params.min_time:q} "
-        "--pairing {params.pairing:q} --seed {params.seed:q} --options-json {params.options} -o {output:q} > {log:q} 2>&1"
+        "--pairing {params.pairing:q} --seed {params.seed:q} --options-json {params.options} -o {output:q}"

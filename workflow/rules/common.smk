@@ -27,6 +27,20 @@ def _validate_config():
         config.update(filled)
     _check_options("methods", "method", "enhancers.registry", "list_methods", "check_method_options")
     _check_options("detectors", "detector", "detectors.registry", "list_detectors", "check_detector_options")
+    _check_metrics()
+
+
+def _check_metrics():
+    """Every `iqa.metrics` entry names a metric of iqa/registry.py, the one list of metrics (the
+    schema only says they are strings). Skipped when the packages are not installed (lint only)."""
+    try:
+        from iqa.registry import check_metric_names
+    except ImportError:
+        return
+    try:
+        check_metric_names(config["iqa"]["metrics"])
+    except ValueError as exc:
+        raise ValueError(f"invalid configuration: iqa.metrics: {exc}") from None
 
 
 def _check_options(section, name_key, module, lister, checker):
@@ -56,17 +70,53 @@ RESULTS = config["results_dir"]
 DATASETS = config["datasets"]
 METHODS = config["methods"]
 
+# Every job's command runs through lowlight_common.joblog: its whole output goes to the job's
+# log, per-image progress (with rate and ETA) and a one-line summary, or the cause of a
+# failure, go to the console. Use as "python -m lowlight_common.joblog --log {log:q} --label '<job>' -- <command>".
+JOB = "python -m lowlight_common.joblog"
+
+# The folders each kind of dataset must hold (lldata.datasets reads them).
+KIND_FOLDERS = {"darkface": ("image", "label"), "paired": ("low", "high"), "unpaired": ()}
+
+
+def _check_datasets():
+    """Dataset paths exist and hold their kind's folders, checked before any job (also at
+    `-n`): a typo in a path fails here naming the dataset, the path and the current folder it
+    was resolved in, instead of in a validation job whose message sits in a log. Generated
+    datasets (`generate:`) are made by their rule and checked by validation."""
+    problems = []
+    for name, entry in DATASETS.items():
+        if entry.get("generate"):
+            continue
+        root = Path(entry["path"])
+        if not root.is_dir():
+            problems.append(f"datasets.{name}.path: {root} is not a folder (resolved in {Path.cwd()})")
+            continue
+        missing = [f for f in KIND_FOLDERS.get(entry["kind"], ()) if not (root / f).is_dir()]
+        if missing:
+            problems.append(f"datasets.{name}.path: {root} has no {' or '.join(f + '/' for f in missing)} folder "
+                            f"(kind {entry['kind']} needs {', '.join(f + '/' for f in KIND_FOLDERS[entry['kind']])})")
+    if problems:
+        raise ValueError("invalid configuration: " + "; ".join(problems))
+
+
+_check_datasets()
+
 
 def _claim_results():
     """The results folder is tied to this working directory (whose .snakemake records describe
-    its outputs) and locked while jobs run (lowlight_common.run_lock): a second run on the same
+    its outputs; the repository, whatever folder Snakemake was started from, as
+    workflow/Snakefile sets it) and locked while jobs run (lowlight_common.run_lock): a second run on the same
     folder from anywhere else is refused, naming the other run. Manifests record the run (via
     the environment, which job processes inherit)."""
     try:
         from lowlight_common.run_lock import RUN_ENV, check_owner, run_info
     except ImportError:  # packages not installed (lint only)
         return None
-    run = run_info(os.getcwd(), [str(f) for f in workflow.configfiles])
+    from lowlight_common.provenance import git_state
+
+    run = run_info(os.getcwd(), [str(f) for f in workflow.configfiles], workflow=workflow.basedir, results=RESULTS)
+    run["git"] = git_state(workflow.basedir)  # commit and "dirty" of the code, for manifests
     os.environ.setdefault(RUN_ENV, json.dumps(run))
     check_owner(RESULTS, os.getcwd())
     return run
@@ -100,13 +150,13 @@ onerror:
 
 def detector_entry(label, entry=None):
     """A detector's options, with the config's `weights_dir` for detectors that load released
-    checkpoints (those whose options include `weights_dir`)."""
+    checkpoints (DetectorInfo.needs_weights_dir: their constructor takes `weights_dir`)."""
     entry = dict((config["detectors"].get(label) if entry is None else entry) or {})
     name = entry.get("detector", label)
     try:
         from detectors.registry import detector_info
 
-        takes_weights = "weights_dir" in detector_info(name).default_options
+        takes_weights = detector_info(name).needs_weights_dir
     except Exception:  # unknown name or packages not installed: the detect job reports it
         takes_weights = False
     if takes_weights and config.get("weights_dir"):
@@ -134,16 +184,15 @@ def _detector_skips():
 
 
 def detector_uses_gpu(label):
-    """Torch-based detectors (all but the ONNX `retinaface`, whose class decides CUDA itself) use
-    the GPU when the device allows it (resources: gpu=1), like the learned enhancers."""
+    """Detectors whose runtime is torch (DetectorInfo.runtime) use the GPU when the device allows
+    it (resources: gpu=1), like the learned enhancers; onnxruntime ones pick CUDA themselves when
+    their provider is installed, numpy ones run on the CPU: neither asks for a GPU slot."""
     if DEVICE == "cpu":
         return 0
     try:
-        from detectors.base import Detector
-        from detectors.registry import _load_class
+        from detectors.registry import detector_info
 
-        cls = _load_class((DETECTORS[label] or {}).get("detector", label))
-        return int(cls.cuda_available.__func__ is Detector.cuda_available.__func__)
+        return int(detector_info((DETECTORS[label] or {}).get("detector", label)).runtime == "torch")
     except Exception:
         return 0
 
@@ -379,3 +428,52 @@ def niqe_file(wc):
 
 def report_outputs():
     return [f"{RESULTS}/report/index.html", f"{RESULTS}/report/report.md"]
+
+
+def _weights_problems():
+    """Checked before any job (also at `-n`), one policy for enhancers and detectors: a method
+    or detector whose weights file is ABSENT is skipped, with the reason on the console and in
+    the report (a study can run without, say, a detector the user never downloaded); a file
+    that is PRESENT but is not the released one (its sha256 differs from the package's weights
+    manifest) refuses the run, listing every such file, since results from it would be silently
+    different. Returns (skipped methods {label: reason}, [wrong files])."""
+    try:
+        from detectors.checkpoints import manifest as detector_manifest
+        from enhancers.registry import method_info
+        from enhancers.weights import manifest as method_manifest
+        from enhancers.weights import weights_dir
+    except ImportError:  # packages not installed (lint only)
+        return {}, []
+    skipped, wrong = {}, []
+    for label, entry in METHODS.items():
+        options = {k: v for k, v in (entry or {}).items() if k != "method"}
+        info = method_info(method_name(label), **options)
+        absent = []
+        for key in info.weights_files:
+            known = method_manifest().get(key)
+            path = weights_dir(config.get("weights_dir")) / key if known else Path(key).expanduser()
+            if not path.exists():
+                where = f" (download {known.url}, sha256 {known.sha256})" if known else ""
+                absent.append(f"{path}{where}")
+            elif known and path.is_file() and _sha256(str(path)) != known.sha256:
+                wrong.append(f"methods.{label}: {path} has sha256 {_sha256(str(path))}, the released {key} has {known.sha256}")
+        if absent:
+            skipped[label] = "weights not found: " + "; ".join(absent)
+            print(f"skipping method {label}: {skipped[label]}", file=sys.stderr)
+    for label in DETECTORS:
+        options = detector_entry(label)
+        if options.get("checkpoint_sha256"):
+            continue  # the user pinned their own copy; the detector checks it
+        for path in present(detector_weights(label)):
+            key = next((k for k in detector_manifest() if path.endswith(k)), None)
+            expected = detector_manifest()[key].sha256 if key else None
+            if expected and _sha256(path) != expected:
+                wrong.append(f"detectors.{label}: {path} has sha256 {_sha256(path)}, the released {key} has {expected}")
+    return skipped, wrong
+
+
+SKIPPED_METHODS, _WRONG_WEIGHTS = _weights_problems()
+if _WRONG_WEIGHTS:
+    raise ValueError("weights files that are not the released ones (replace them, or remove them to skip "
+                     "what needs them):\n  " + "\n  ".join(_WRONG_WEIGHTS))
+METHODS = {k: v for k, v in METHODS.items() if k not in SKIPPED_METHODS}

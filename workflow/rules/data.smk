@@ -9,12 +9,13 @@ rule demo_dataset:
         path="|".join(d["path"] for d in DATASETS.values() if d.get("generate") == "demo") or "NO_DEMO",
     params:
         options=shell_json(config.get("demo", {})),
+        label=lambda wc: f"demo dataset {wc.path}",
     conda:
         "../envs/lowlight.yaml"
     log:
         "logs/demo_dataset/{path}.log",
     shell:
-        "lldata demo {wildcards.path:q} --options-json {params.options} > {log:q} 2>&1"
+        "python -m lowlight_common.joblog --log {log:q} --label {params.label:q} -- lldata demo {wildcards.path:q} --options-json {params.options}"
 
 
 rule sice_pairs_dataset:
@@ -27,14 +28,15 @@ rule sice_pairs_dataset:
     params:
         source=lambda wc: next(d["source"] for d in DATASETS.values() if d["path"] == wc.path),
         split=lambda wc: next(d["split"] for d in DATASETS.values() if d["path"] == wc.path),
+        label=lambda wc: f"SICE pairs {wc.path}",
     conda:
         "../envs/lowlight.yaml"
     log:
         "logs/sice_pairs_dataset/{path}.log",
     shell:
-        "(diffll pairs {params.source:q} -o {wildcards.path:q}/pairs.tmp.json && "
-        "diffll pairs-to-dataset {wildcards.path:q}/pairs.tmp.json {wildcards.path:q} --split {params.split:q} && "
-        "mv {wildcards.path:q}/pairs.tmp.json {output.pairs:q}) > {log:q} 2>&1"
+        "python -m lowlight_common.joblog --log {log:q} --label {params.label:q} -- sh -c "
+        "'diffll pairs \"$1\" -o \"$2\"/pairs.tmp.json && diffll pairs-to-dataset \"$2\"/pairs.tmp.json \"$2\" --split \"$3\" "
+        "&& mv \"$2\"/pairs.tmp.json \"$4\"' sice_pairs {params.source:q} {wildcards.path:q} {params.split:q} {output.pairs:q}"
 
 
 rule validate_dataset:
@@ -48,12 +50,14 @@ rule validate_dataset:
         path=lambda wc: dataset_path(wc.dataset),
         kind=lambda wc: DATASETS[wc.dataset]["kind"],
         clip=lambda wc: "--clip-boxes" if DATASETS[wc.dataset]["clip_boxes"] else "",
+        label=lambda wc: f"validate {wc.dataset}",
     conda:
         "../envs/lowlight.yaml"
     log:
         "logs/validate_dataset/{dataset}.log",
     shell:
-        "lldata validate {params.path:q} --kind {params.kind:q} {params.clip} --report {output.summary:q} > {log:q} 2>&1"
+        "python -m lowlight_common.joblog --log {log:q} --label {params.label:q} -- "
+        "lldata validate {params.path:q} --kind {params.kind:q} {params.clip} --report {output.summary:q}"
 
 
 rule shard_dataset:
@@ -65,10 +69,11 @@ rule shard_dataset:
     params:
         number=lambda wc: len(shards(wc.dataset)),
         results=lambda wc: f"{RESULTS}/{wc.dataset}",
+        label=lambda wc: f"shard {wc.dataset}",
     conda:
         "../envs/lowlight.yaml"
     log:
         "logs/shard_dataset/{dataset}.log",
     shell:
-        "lldata shard {input.summary:q} --shards {params.number} -o {output.stems:q} "
-        "--remove-stale {params.results:q} > {log:q} 2>&1"
+        "python -m lowlight_common.joblog --log {log:q} --label {params.label:q} -- lldata shard {input.summary:q} --shards {params.number} "
+        "-o {output.stems:q} --remove-stale {params.results:q}"

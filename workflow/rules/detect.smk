@@ -16,6 +16,7 @@ rule detect:
         images=enhanced_dir,
         out=lambda wc: predictions_dir(wc.dataset, wc.method, wc.detector),
         device=DEVICE,
+        label=lambda wc: f"detect {wc.dataset}/{wc.method}/{wc.detector} shard {wc.shard}",
     resources:
         gpu=lambda wc: detector_uses_gpu(wc.detector),
     conda:
@@ -25,9 +26,10 @@ rule detect:
     benchmark:
         "benchmarks/detect/{dataset}/{method}/{detector}/{shard}.tsv"
     shell:
+        "python -m lowlight_common.joblog --log {log:q} --label {params.label:q} -- "
         "detectors detect --detector {params.detector:q} {params.options} --device {params.device:q} "
-        "--only-stems {input.shards:q}/{wildcards.shard}.stems --manifest {output.manifest:q} --quiet "
-        "-o {params.out:q} {params.images:q} > {log:q} 2>&1"
+        "--only-stems {input.shards:q}/{wildcards.shard}.stems --manifest {output.manifest:q} "
+        "-o {params.out:q} {params.images:q}"
 
 
 rule evaluate:
@@ -50,14 +52,16 @@ rule evaluate:
         seed=EVALUATION["seed"],
         threshold=EVALUATION["working_threshold"],
         edges=",".join(str(e) for e in EVALUATION["size_edges"]),
+        label=lambda wc: f"evaluate {wc.dataset}/{wc.method}/{wc.detector}",
     conda:
         "../envs/lowlight.yaml"
     log:
         "logs/evaluate/{dataset}/{method}/{detector}.log",
     shell:
+        "python -m lowlight_common.joblog --log {log:q} --label {params.label:q} -- "
         "detectors evaluate --dataset {input.summary:q} --pred {params.pred:q} --out {params.out:q} "
         "--bootstrap {params.bootstrap:q} --seed {params.seed:q} --working-threshold {params.threshold:q} "
-        "--size-edges {params.edges:q} > {log:q} 2>&1"
+        "--size-edges {params.edges:q}"
 
 
 rule compare_with_raw:
@@ -73,10 +77,12 @@ rule compare_with_raw:
         pred=lambda wc: predictions_dir(wc.dataset, wc.method, wc.detector),
         bootstrap=EVALUATION["bootstrap"],
         seed=EVALUATION["seed"],
+        label=lambda wc: f"compare {wc.dataset}/{wc.method}/{wc.detector} with raw",
     conda:
         "../envs/lowlight.yaml"
     log:
         "logs/compare_with_raw/{dataset}/{method}/{detector}.log",
     shell:
+        "python -m lowlight_common.joblog --log {log:q} --label {params.label:q} -- "
         "detectors compare --dataset {input.summary:q} --pred {params.raw:q} --pred {params.pred:q} "
-        "--bootstrap {params.bootstrap:q} --seed {params.seed:q} --out {output:q} > {log:q} 2>&1"
+        "--bootstrap {params.bootstrap:q} --seed {params.seed:q} --out {output:q}"

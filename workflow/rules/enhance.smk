@@ -17,6 +17,7 @@ rule enhance:
         weights=f"--weights-dir {shlex.quote(config['weights_dir'])}" if config.get("weights_dir") else "",
         device=DEVICE,
         batch_size=BATCH_SIZE,
+        label=lambda wc: f"enhance {wc.dataset}/{wc.method} shard {wc.shard}",
     resources:
         gpu=lambda wc: uses_gpu(wc.method),
     conda:
@@ -26,7 +27,8 @@ rule enhance:
     benchmark:
         "benchmarks/enhance/{dataset}/{method}/{shard}.tsv"
     shell:
+        "python -m lowlight_common.joblog --log {log:q} --label {params.label:q} -- "
         "enhance --method {params.method:q} {params.options} --device {params.device:q} {params.weights} "
         "--batch-size {params.batch_size:q} "
-        "--only-stems {input.shards:q}/{wildcards.shard}.stems --manifest {output.manifest:q} --no-progress "
-        "-o {params.out:q} {params.inputs:q} > {log:q} 2>&1"
+        "--only-stems {input.shards:q}/{wildcards.shard}.stems --manifest {output.manifest:q} "
+        "-o {params.out:q} {params.inputs:q}"

@@ -12,7 +12,7 @@ rule niqe_params:
     log:
         "logs/niqe_params.log",
     shell:
-        "iqa install-niqe {input.npz:q} --cache-dir \"$(dirname {output:q})\" > {log:q} 2>&1"
+        "python -m lowlight_common.joblog --log {log:q} --label 'NIQE parameters' -- iqa install-niqe {input.npz:q} --cache-dir \"$(dirname {output:q})\""
 
 
 rule iqa:
@@ -27,10 +27,11 @@ rule iqa:
         images=enhanced_dir,
         metrics=IQA["metrics"],
         cache=f"TORCH_HOME={shlex.quote(iqa_cache())} " if iqa_cache() else "",
+        label=lambda wc: f"image quality {wc.dataset}/{wc.method}",
     conda:
         "../envs/lowlight.yaml"
     log:
         "logs/iqa/{dataset}/{method}.log",
     shell:
-        "{params.cache}iqa score --dataset {input.summary:q} --enhanced {params.images:q} "
-        "--metrics {params.metrics:q} -o {output.table:q} --summary {output.summary:q} > {log:q} 2>&1"
+        "{params.cache}python -m lowlight_common.joblog --log {log:q} --label {params.label:q} -- iqa score --dataset {input.summary:q} "
+        "--enhanced {params.images:q} --metrics {params.metrics:q} -o {output.table:q} --summary {output.summary:q}"

@@ -15,7 +15,7 @@ rule sice_pair_list:
     log:
         "logs/train/sice_pair_list.log",
     shell:
-        "diffll pairs {params.source:q} -o {output:q} > {log:q} 2>&1"
+        "python -m lowlight_common.joblog --log {log:q} --label 'SICE pair list' -- diffll pairs {params.source:q} -o {output:q}"
 
 
 rule train_diffll:
@@ -33,8 +33,9 @@ rule train_diffll:
     log:
         "logs/train/{name}.log",
     shell:
-        "(diffll train --config {input.config:q} --set data.pair_list={input.pairs:q} --out {params.run:q} --resume auto && "
-        "diffll export {params.run:q} {output.model:q}) > {log:q} 2>&1"
+        "python -m lowlight_common.joblog --log {log:q} --label 'train {wildcards.name}' -- sh -c "
+        "'diffll train --config \"$1\" --set data.pair_list=\"$2\" --out \"$3\" --resume auto && diffll export \"$3\" \"$4\"' "
+        "train {input.config:q} {input.pairs:q} {params.run:q} {output.model:q}"
 
 
 rule train:
