@@ -169,6 +169,13 @@ class Detector(abc.ABC):
         return type(self).describe()
 
     @classmethod
+    def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:
+        """Why this detector cannot run with ``options`` (all of them, defaults filled) here,
+        e.g. its released checkpoint is absent, with the download address; None when it can.
+        Cheap (nothing is loaded): the workflow skips such a detector instead of failing."""
+        return None
+
+    @classmethod
     def cuda_available(cls) -> bool:
         """Whether this detector's runtime can use a GPU here."""
         if cls.runtime == "torch":

@@ -18,9 +18,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lowlight_common.files import sha256_file
 from lowlight_common.torch_files import INTEGER_TENSORS, check_tensors, load_error_reason
-from lowlight_common.weights import ENV_VAR, WeightsEntry, WeightsError, read_manifest, weights_dir
+from lowlight_common.weights import (
+    ENV_VAR,
+    WeightsEntry,
+    WeightsError,
+    hash_released_file,
+    read_manifest,
+    weights_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +90,7 @@ def verified_path(
 ) -> Path:
     """Path of checkpoint ``key`` after checking it exists and matches the known sha256."""
     entry = _entry(key)
-    path = weights_dir(folder) / key
-    if not path.is_file():
-        raise WeightsError(f"checkpoint {key} not found at {path}: {_how_to_get(entry, path)}")
-    try:
-        actual = sha256_file(path)
-    except OSError as exc:
-        raise WeightsError(f"checkpoint {path} cannot be read ({exc})") from None
+    path, actual = hash_released_file(entry, folder, "checkpoint", _how_to_get)
     expected = entry.sha256 or pinned_sha256
     if pinned_sha256 and entry.sha256 and pinned_sha256.lower() != entry.sha256:
         raise WeightsError(

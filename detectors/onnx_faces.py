@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from detectors.base import Detections, Detector, check_image
+from lowlight_common.threads import onnx_session_options
 
 CUDA_EP = "CUDAExecutionProvider"
 ROW_WIDTH = 15  # x1 y1 x2 y2 score, then 5 landmarks (x, y)
@@ -66,15 +67,14 @@ def make_session(
     model: bytes | str | os.PathLike[str], device: str, num_threads: int, quiet: bool = False
 ) -> Any:
     """An onnxruntime session on CUDA (with CPU fallback) or the CPU; ``num_threads`` > 0 fixes
-    the intra-op threads (0: onnxruntime's default); ``quiet`` drops warnings (errors remain)."""
+    the intra-op threads (0: torch's thread count, :func:`lowlight_common.threads.thread_count`);
+    ``quiet`` drops warnings (errors remain)."""
     import onnxruntime as ort
 
     providers = [CUDA_EP, "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
-    options = ort.SessionOptions()
+    options = onnx_session_options(int(num_threads))  # the project's one thread policy
     if quiet:
         options.log_severity_level = 3
-    if int(num_threads) > 0:
-        options.intra_op_num_threads = int(num_threads)
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, sess_options=options, providers=providers)
 

@@ -142,9 +142,7 @@ def unavailable_reason(name: str, **options: Any) -> str | None:
     detector with this reason instead of failing, as it skips IQA metrics whose files are absent.
     """
     cls = detector_class(name)
-    merged = merge_options(cls.describe(), options)
-    check = getattr(cls, "unavailable_reason", None)
-    return check(merged) if check is not None else None
+    return cls.unavailable_reason(merge_options(cls.describe(), options))
 
 
 def create_detector(name: str, device: str = "auto", **options: Any) -> Detector:

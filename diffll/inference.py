@@ -75,7 +75,12 @@ def _smallest_unet_conv_input(config: DiffLLConfig, height: int, width: int) -> 
 
 
 class FrameTooLargeError(MemoryError):
-    """Even the memory-saving path would exceed the memory budget; the message says how much."""
+    """Even the memory-saving path would exceed the memory budget; the message says how much.
+
+    ``estimated_bytes``: the estimate that decided (the benchmark records such a frame as
+    ``over_memory``, refused before anything was allocated, not as an out-of-memory crash)."""
+
+    estimated_bytes: int | None = None
 
 
 def _memory_budget(device: torch.device) -> int:
@@ -349,12 +354,14 @@ class Enhancer:
                     return ("strips", rows)
                 rows -= m
             need = estimate_strips_peak_bytes(self.config, height, width, m, batch, nbytes)
-            raise FrameTooLargeError(
+            error = FrameTooLargeError(
                 f"a {height}x{width} frame (padded, batch {batch}) needs about {_gib(need)} "
                 f"even in strips of {m} rows (the UNet runs on the whole low band), over the "
                 f"memory budget of {_gib(budget)}; raise memory_budget, or use tile_mode "
                 "'blend' (bounded memory, but the output departs from the full frame's)"
             )
+            error.estimated_bytes = need
+            raise error
         tile = padded_size(max(height, width), m)
         while tile > m and not fits(min(tile, height), min(tile, width)):
             tile -= m

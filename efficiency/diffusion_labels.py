@@ -1,7 +1,7 @@
 """The diffusion baselines and DiffLL's wavelet depths as benchmark labels (timing only).
 
 ``efficiency run --diffusion-baselines diffll_k2 diffll_k2_bf16 diffll_k1 diffll_k3 pixel_ddim
-weatherdiff`` times each name as a ``module:Class`` label of :mod:`diffll.baselines.timing`
+weatherdiff`` times each name as a ``module:Class`` label of :mod:`efficiency.diffusion_timing`
 (seeded random weights, the authors' full-size networks), so that DiffLL's headline -- the
 diffusion on the 1/4^K Haar band against diffusion on the pixels -- is measured by the one
 harness. A name ends in ``_bf16`` for the bf16 path (DiffLL's fast path: weights in bf16,
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 __all__ = ["BASELINES", "DEFAULT_REFERENCE", "diffusion_labels", "is_timing_only"]
 
-_TIMING = "diffll.baselines.timing"
+_TIMING = "efficiency.diffusion_timing"
 BASELINES: dict[str, dict[str, object]] = {
     "pixel_ddim": {"method": f"{_TIMING}:PixelDDIMTiming"},
     "weatherdiff": {"method": f"{_TIMING}:WeatherDiffTiming"},

@@ -2,7 +2,7 @@
 
 A label's class may answer both without building its network: ``count_flops(options, height,
 width)`` and ``estimate_bytes(options, height, width)`` (the timing-only diffusion classes of
-:mod:`diffll.baselines.timing` do; see :mod:`diffll.baselines.costs` for what is counted). The
+:mod:`efficiency.diffusion_timing` do; see :mod:`diffll.baselines.costs` for what is counted). The
 project's ``diffll`` method (a checkpoint) is counted from its config. Other methods have no
 count (empty cells). The parent needs both for cells it never runs: the FLOPs sit beside every
 time in the CSV, and project the time of cells that were not run (:mod:`efficiency.projection`).

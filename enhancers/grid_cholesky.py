@@ -13,10 +13,11 @@ around its block), factorised with LAPACK ``potrf`` and ``trsm``; the Schur comp
 surrounding pixels (the "update", one BLAS-3 ``syrk``) is added into its parent's front.
 
 The result is an exact direct solve (no tolerance, no iteration): it agrees with SuperLU to the
-system's condition number times double rounding (~1e-11 on LIME's maps), in about half of its
-time on a 1280x720 frame (docs/results/README.md). What is left is mostly memory traffic of the
-updates and Python's per-front cost (16,383 fronts at 1280x720); batching the small fronts in
-NumPy stacks (block elimination with stacked ``inv``/``matmul``) was tried and was no faster.
+system's condition number times double rounding (~1e-11 on LIME's maps), and LIME with it takes
+0.39-0.45x of its time with SuperLU on a 1280x720 frame (docs/results/README.md). What is left
+is mostly the memory traffic of the updates and Python's per-front cost (16,383 fronts at
+1280x720); batching the small fronts in NumPy stacks (block elimination with stacked
+``inv``/``matmul``) was tried and was no faster.
 Only the structure of a 4-neighbour grid is supported: entries ``A[p, q]`` with ``q`` = ``p`` or
 one of its left, right, upper or lower neighbours (row-major pixel numbering), which is what
 :func:`enhancers.lime.lime_system` builds.

@@ -24,10 +24,11 @@ exactly that way for kernels longer than ``DIRECT_MAX_TAPS``: per axis, a window
 reflected signal convolved with the folded kernel by a real FFT of a fast length (SciPy's
 pocketfft, float32). The result is the same function as OpenCV's spatial convolution up to
 float32 rounding (~1e-4 on the 1..256 scale; the 8-bit output differs by at most one grey
-level, tests/test_enhancers_lime_msrcr_speed.py) in about a tenth of the time at 1280x720,
-where the 2,001-tap kernel of sigma = 250 dominated. ``surround="direct"`` blurs every scale
-with ``cv2.GaussianBlur``, as this module did first; shorter kernels always take that path,
-where it is as fast as the transform.
+level, tests/test_enhancers_lime_msrcr_speed.py); the whole method takes about a fifth of its
+former time at 1280x720 (docs/results/README.md), where the 2,001-tap kernel of sigma = 250
+dominated. ``surround="direct"`` blurs every scale with ``cv2.GaussianBlur``, one channel at a
+time, as this module did first (bit for bit); kernels of at most ``DIRECT_MAX_TAPS`` taps always
+take that path, where it is at least as fast as the transform.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ DEFAULT_SIGMAS = (15.0, 80.0, 250.0)
 
 
 SURROUNDS = ("fft", "direct")  # see the module docstring
-DIRECT_MAX_TAPS = 161  # up to sigma = 20: OpenCV's spatial convolution is as fast as the transform
+DIRECT_MAX_TAPS = 81  # up to sigma = 10: OpenCV's spatial convolution is as fast as the transform
 
 
 def gaussian_taps(sigma: float) -> np.ndarray:

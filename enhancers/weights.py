@@ -19,7 +19,14 @@ import torch
 
 from lowlight_common.files import sha256_file
 from lowlight_common.torch_files import INTEGER_TENSORS, check_tensors, load_error_reason
-from lowlight_common.weights import ENV_VAR, WeightsEntry, WeightsError, read_manifest, weights_dir
+from lowlight_common.weights import (
+    ENV_VAR,
+    WeightsEntry,
+    WeightsError,
+    hash_released_file,
+    read_manifest,
+    weights_dir,
+)
 
 __all__ = [
     "ENV_VAR",
@@ -79,13 +86,7 @@ def verified_path(key: str, folder: str | os.PathLike[str] | None = None) -> Pat
         entry = manifest()[key]
     except KeyError:
         raise WeightsError(f"{key}: not a weights file this package knows about") from None
-    path = weights_dir(folder) / key
-    if not path.is_file():
-        raise WeightsError(f"weights file {key} not found at {path}: {_how_to_get(entry, path)}")
-    try:
-        actual = sha256_file(path)
-    except OSError as exc:
-        raise WeightsError(f"weights file {path} cannot be read ({exc})") from None
+    path, actual = hash_released_file(entry, folder, "weights file", _how_to_get)
     if actual != entry.sha256:
         raise WeightsError(
             f"weights file {path} has sha256 {actual}, which is not the released {key}: "

@@ -17,10 +17,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+
+from lowlight_common.files import sha256_file
 
 ENV_VAR = "LOWLIGHT_WEIGHTS"
 DEFAULT_DIR = Path("~/.cache/lowlight-faces/weights")
@@ -82,3 +85,21 @@ def read_manifest(package: str, *, require_sha256: bool = False) -> dict[str, We
     """The manifest shipped in ``package`` (``<package>/weights_manifest.json``), read once."""
     text = resources.files(package).joinpath(MANIFEST_NAME).read_text("utf-8")
     return parse_manifest(text, f"{package}/{MANIFEST_NAME}", require_sha256=require_sha256)
+
+
+def hash_released_file(
+    entry: WeightsEntry,
+    folder: str | os.PathLike[str] | None,
+    what: str,
+    how_to_get: Callable[[WeightsEntry, Path], str],
+) -> tuple[Path, str]:
+    """The file of ``entry`` in the weights folder and its sha256, for the caller to compare with
+    what it trusts; :class:`WeightsError` when the file is absent (saying how to get it, in
+    ``how_to_get``'s words) or unreadable. ``what`` names the file in messages."""
+    path = weights_dir(folder) / entry.key
+    if not path.is_file():
+        raise WeightsError(f"{what} {entry.key} not found at {path}: {how_to_get(entry, path)}")
+    try:
+        return path, sha256_file(path)
+    except OSError as exc:
+        raise WeightsError(f"{what} {path} cannot be read ({exc})") from None

@@ -15,9 +15,10 @@ import pytest
 import torch
 
 from detectors import create_detector, list_detectors
-from detectors.checkpoints import WeightsError, sha256_file
+from detectors.checkpoints import WeightsError
 from detectors.registry import unavailable_reason
 from detectors.retinaface_torch import CONFIGS, MEANS_BGR, anchors
+from lowlight_common.files import sha256_file
 
 DATA = Path(__file__).parent / "data" / "retinaface_r50"
 # 1e-4, plus float32 rounding (1e-6 relative) for pixel coordinates of random-weight boxes that

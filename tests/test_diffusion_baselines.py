@@ -14,10 +14,15 @@ import torch
 
 from diffll.baselines import costs
 from diffll.baselines.pixel_ddim import PixelDDIM
-from diffll.baselines.timing import DiffLLTiming, PixelDDIMTiming, WeatherDiffTiming, diffll_config
 from diffll.baselines.weatherdiff import WeatherDiff, WeatherDiffSettings, grid_corners, unet_config
 from diffll.config import DiffLLConfig
 from diffll.inference import FrameTooLargeError
+from efficiency.diffusion_timing import (
+    DiffLLTiming,
+    PixelDDIMTiming,
+    WeatherDiffTiming,
+    diffll_config,
+)
 from tests.conftest import REPO_ROOT
 
 TINY = DiffLLConfig(ch=32, ch_mult=(1, 2), num_res_blocks=1, attn_level=1, sampling_steps=3)
@@ -145,7 +150,7 @@ def test_the_worker_records_a_refused_frame_as_over_memory(capsys, monkeypatch):
     from efficiency import worker
 
     spec = {"image": None, "photo": None, "method": "pixel_ddim", "width": 64, "height": 48, "device": "cpu", "warmup": 0,
-            "repeats": 1, "options": {"method": "diffll.baselines.timing:PixelDDIMTiming", "memory_budget_mb": 1}}
+            "repeats": 1, "options": {"method": "efficiency.diffusion_timing:PixelDDIMTiming", "memory_budget_mb": 1}}
     monkeypatch.setattr(sys, "argv", ["worker", json.dumps(spec)])
     worker.main()
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -13,7 +13,7 @@ from tests.efficiency_dummies import SLEEP
 
 def test_baseline_names_become_timing_only_labels():
     labels = diffusion_labels(["diffll_k2_bf16", "pixel_ddim", "diffll_k3"])
-    assert labels["diffll_k2_bf16"] == {"method": "diffll.baselines.timing:DiffLLTiming", "levels": 2, "precision": "bf16"}
+    assert labels["diffll_k2_bf16"] == {"method": "efficiency.diffusion_timing:DiffLLTiming", "levels": 2, "precision": "bf16"}
     assert labels["pixel_ddim"]["precision"] == "fp32" and labels["diffll_k3"]["levels"] == 3
     assert all(is_timing_only(options) for options in labels.values())
     with pytest.raises(ValueError, match="unknown diffusion baseline 'ddpm'"):

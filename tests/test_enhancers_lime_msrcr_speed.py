@@ -164,7 +164,7 @@ def _python(code: str, **env: str) -> str:
     return proc.stdout.strip().splitlines()[-1]
 
 
-@pytest.mark.slow  # two interpreters that import torch
+@pytest.mark.slow  # an interpreter that imports torch
 def test_a_command_sets_the_wait_policy_before_torch_loads() -> None:
     """`diffll` imports torch with its package: the entry point must act before that import."""
     code = """
@@ -184,8 +184,7 @@ def test_a_command_sets_the_wait_policy_before_torch_loads() -> None:
             pass
         print(seen)
     """
-    assert _python(code, OMP_NUM_THREADS="1") == "['PASSIVE']"
-    assert _python(code, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="ACTIVE") == "['ACTIVE']"
+    assert _python(code, OMP_NUM_THREADS="1") == "['PASSIVE']"  # a user's value: policy test above
 
 
 @pytest.mark.slow  # an interpreter that imports torch

@@ -75,3 +75,15 @@ def test_manifests_record_the_run(tmp_path, monkeypatch):
     write_manifest(tmp_path / "m.json", [tmp_path / "x.txt"], method="raw")
     run = json.loads((tmp_path / "m.json").read_text())["run"]
     assert run["workdir"] == str(tmp_path.resolve()) and run["configfiles"][0].endswith("c.yaml")
+
+
+def test_run_records_the_workflow_and_the_resolved_results_folder(tmp_path, monkeypatch):
+    """Issue 30: the working directory is the repository whatever folder Snakemake starts in
+    (workflow/Snakefile's ``workdir:``), so the identity stays the working directory; the run
+    also names the workflow folder and the results folder, resolved."""
+    monkeypatch.chdir(tmp_path)
+    run = run_info(tmp_path / "repo", workflow="repo/workflow/..", results="res")
+    assert run["workflow"] == str((tmp_path / "repo").resolve()) and run["results"] == str((tmp_path / "res").resolve())
+    acquire(tmp_path / "res", run)
+    check_owner(tmp_path / "res", tmp_path / "repo" / ".")  # the same folder, spelt otherwise
+    release(tmp_path / "res", run)

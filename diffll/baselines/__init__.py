@@ -10,8 +10,12 @@ seeded random weights (no trained weights exist here):
 * :mod:`diffll.baselines.weatherdiff`: the patch-based conditional diffusion of Özdenizci and
   Legenstein (TPAMI 2023), their released restoration configuration (64-pixel patches, stride
   16, 25 DDIM steps, UNet width 128).
-* :mod:`diffll.baselines.timing`: these and DiffLL at wavelet depth K = 1, 2, 3 behind the
-  enhancement-method interface, so that ``efficiency run --diffusion-baselines`` times them with
-  the one harness. They are not in the enhancer registry: their outputs are noise from random
-  weights, so they can never enter a quality or detection table.
+* :mod:`diffll.baselines.costs`: FLOPs per image of each (and of DiffLL at any K) and rough
+  memory estimates.
+
+:mod:`efficiency.diffusion_timing` puts these and DiffLL at wavelet depth K = 1, 2, 3 behind the
+enhancement-method interface, so that ``efficiency run --diffusion-baselines`` times them with
+the one harness (it lives in ``efficiency`` because the interface is the enhancers' and
+``enhancers`` already imports ``diffll``). They are not in the enhancer registry: their outputs
+are noise from random weights, so they can never enter a quality or detection table.
 """

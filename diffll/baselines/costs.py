@@ -9,7 +9,7 @@ counted in milliseconds. One network call is counted and multiplied by the calls
 (sampling steps; patches per step for WeatherDiff).
 
 The memory estimates feed two decisions: refusing a frame that would not fit before it is
-run (:class:`diffll.baselines.timing.TimingOnly`) and projecting the memory of cells that were
+run (:class:`efficiency.diffusion_timing.TimingOnly`) and projecting the memory of cells that were
 not run from a measured smaller size (:mod:`efficiency.projection`). They are rough (see
 :mod:`diffll.tiling` for DiffLL's calibration).
 """

@@ -70,10 +70,10 @@ RESULTS = config["results_dir"]
 DATASETS = config["datasets"]
 METHODS = config["methods"]
 
-# Every job's command runs through lowlight_common.joblog: its whole output goes to the job's
-# log, per-image progress (with rate and ETA) and a one-line summary, or the cause of a
-# failure, go to the console. Use as "python -m lowlight_common.joblog --log {log:q} --label '<job>' -- <command>".
-JOB = "python -m lowlight_common.joblog"
+# Every rule runs its command through lowlight_common.joblog ("python -m lowlight_common.joblog
+# --log LOG --label LABEL -- COMMAND"): the whole output goes to the job's log; per-image
+# progress (with rate and ETA) and a one-line summary, or the cause of a failure, go to the
+# console.
 
 # The folders each kind of dataset must hold (lldata.datasets reads them).
 KIND_FOLDERS = {"darkface": ("image", "label"), "paired": ("low", "high"), "unpaired": ()}
@@ -92,10 +92,11 @@ def _check_datasets():
         if not root.is_dir():
             problems.append(f"datasets.{name}.path: {root} is not a folder (resolved in {Path.cwd()})")
             continue
-        missing = [f for f in KIND_FOLDERS.get(entry["kind"], ()) if not (root / f).is_dir()]
+        needed = KIND_FOLDERS.get(entry["kind"], ())
+        missing = [f for f in needed if not (root / f).is_dir()]
         if missing:
-            problems.append(f"datasets.{name}.path: {root} has no {' or '.join(f + '/' for f in missing)} folder "
-                            f"(kind {entry['kind']} needs {', '.join(f + '/' for f in KIND_FOLDERS[entry['kind']])})")
+            problems.append(f"datasets.{name}.path: {root} has no {' or '.join(missing)} folder "
+                            f"(kind {entry['kind']} needs the folders {', '.join(needed)})")
     if problems:
         raise ValueError("invalid configuration: " + "; ".join(problems))
 
@@ -477,3 +478,9 @@ if _WRONG_WEIGHTS:
     raise ValueError("weights files that are not the released ones (replace them, or remove them to skip "
                      "what needs them):\n  " + "\n  ".join(_WRONG_WEIGHTS))
 METHODS = {k: v for k, v in METHODS.items() if k not in SKIPPED_METHODS}
+
+
+def report_config():
+    """The config the report is built from: the methods and detectors that run here (skipped
+    ones, with the reason, in their own keys). Passed as a file, not on the command line."""
+    return dict(config, methods=METHODS, skipped_detectors=SKIPPED_DETECTORS, skipped_methods=SKIPPED_METHODS)

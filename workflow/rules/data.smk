@@ -29,14 +29,15 @@ rule sice_pairs_dataset:
         source=lambda wc: next(d["source"] for d in DATASETS.values() if d["path"] == wc.path),
         split=lambda wc: next(d["split"] for d in DATASETS.values() if d["path"] == wc.path),
         label=lambda wc: f"SICE pairs {wc.path}",
+        tmp=lambda wc: Path(wc.path, "pairs.tmp.json"),
     conda:
         "../envs/lowlight.yaml"
     log:
         "logs/sice_pairs_dataset/{path}.log",
     shell:
         "python -m lowlight_common.joblog --log {log:q} --label {params.label:q} -- sh -c "
-        "'diffll pairs \"$1\" -o \"$2\"/pairs.tmp.json && diffll pairs-to-dataset \"$2\"/pairs.tmp.json \"$2\" --split \"$3\" "
-        "&& mv \"$2\"/pairs.tmp.json \"$4\"' sice_pairs {params.source:q} {wildcards.path:q} {params.split:q} {output.pairs:q}"
+        "'diffll pairs \"$1\" -o \"$5\" && diffll pairs-to-dataset \"$5\" \"$2\" --split \"$3\" && mv \"$5\" \"$4\"' "
+        "sice_pairs {params.source:q} {wildcards.path:q} {params.split:q} {output.pairs:q} {params.tmp:q}"
 
 
 rule validate_dataset:

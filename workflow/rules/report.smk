@@ -1,12 +1,6 @@
 # The comparison report: one standalone HTML page + Markdown + CSV tables + figures.
 
 
-def report_config():
-    """The config the report is built from: the methods and detectors that run here (skipped
-    ones, with the reason, in their own keys). Passed as a file, not on the command line."""
-    return dict(config, methods=METHODS, skipped_detectors=SKIPPED_DETECTORS, skipped_methods=SKIPPED_METHODS)
-
-
 rule report_config:
     """The report's config as a JSON file (its content is the params: a changed config rewrites
     it, and so rebuilds the report; an unchanged one leaves it alone)."""
@@ -15,8 +9,11 @@ rule report_config:
     localrule: True
     params:
         config=json.dumps(report_config()),
+    log:
+        "logs/report_config.log",
     run:
-        Path(output[0]).write_text(params.config + "\n", encoding="utf-8")
+        Path(output[0]).write_text(f"{params.config}\n", encoding="utf-8")
+        Path(log[0]).write_text(f"wrote {output[0]}\n", encoding="utf-8")
 
 
 rule report:
