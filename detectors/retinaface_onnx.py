@@ -17,22 +17,10 @@ import cv2
 import numpy as np
 
 from detectors.base import Detections, Detector
+from detectors.nms import torchvision_nms
 from lowlight_common.threads import onnx_session_options
 
 _CUDA_EP = "CUDAExecutionProvider"
-
-
-def nms_merge(boxes: np.ndarray, scores: np.ndarray, iou: float, keep_top_k: int) -> np.ndarray:
-    """Indices kept by torchvision NMS (score order), at most ``keep_top_k``."""
-    import torch
-    from torchvision.ops import nms
-
-    if len(scores) == 0:
-        return np.zeros((0,), dtype=np.int64)
-    keep = nms(
-        torch.from_numpy(boxes.astype(np.float32)), torch.from_numpy(scores.astype(np.float32)), iou
-    )
-    return keep.numpy()[:keep_top_k]
 
 
 class RetinaFaceDetector(Detector):
@@ -106,7 +94,7 @@ class RetinaFaceDetector(Detector):
         keep = np.flatnonzero(scores > self.score_threshold)
         keep = keep[np.argsort(-scores[keep], kind="stable")][: self.top_k]
         boxes, scores = boxes[keep], scores[keep]
-        kept = nms_merge(boxes, scores, self.nms_threshold, self.keep_top_k)
+        kept = torchvision_nms(boxes, scores, self.nms_threshold, self.keep_top_k)
         return boxes[kept], scores[kept]
 
     def _detect(self, image: np.ndarray) -> Detections:
@@ -125,6 +113,6 @@ class RetinaFaceDetector(Detector):
             all_scores.append(scores)
         boxes, scores = np.concatenate(all_boxes), np.concatenate(all_scores)
         if len(self.scales) > 1:
-            kept = nms_merge(boxes, scores, self.nms_threshold, self.keep_top_k)
+            kept = torchvision_nms(boxes, scores, self.nms_threshold, self.keep_top_k)
             boxes, scores = boxes[kept], scores[kept]
         return Detections(boxes.astype(np.float32), scores.astype(np.float32))

@@ -5,6 +5,10 @@ hold -- an ``H x W x 3`` uint8 or float [0, 1] numpy image, or a ``B x 3 x H x W
 batch -- and get the same kind back, in [0, 1] float. Subclasses implement only the
 representation they work in natively (numpy for classical methods, tensors for networks); this
 module converts at the boundary so that no method repeats the checks.
+
+The module does not import torch: a classical method's job (``enhance --method raw|he|clahe|...``)
+then starts in a fraction of the time (torch's import was over 80% of a one-image job's CPU time).
+The tensor helpers import it when called, and a network method's module imports it anyway.
 """
 
 from __future__ import annotations
@@ -12,16 +16,19 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import torch
 
 # re-exported: the methods import resolve_device from here
 from lowlight_common.devices import resolve_device as resolve_device
+
+if TYPE_CHECKING:
+    import torch
 
 Family = Literal["classical", "learned", "identity", "diffusion"]
 
@@ -40,6 +47,22 @@ class MethodInfo:
     paper: str = ""
     description: str = ""
     options: dict[str, object] = field(default_factory=dict)
+
+
+def resolve_host_device(device: str | torch.device = "auto") -> str | torch.device:
+    """The device of a method that computes in numpy on the host: ``"cpu"`` for ``auto`` and
+    ``cpu``, answered without importing torch (``auto`` picks where the method runs, and a numpy
+    method runs on the CPU whatever GPU is present); any other request is checked by
+    :func:`resolve_device` (``cuda`` without CUDA is an error, as for every method)."""
+    if isinstance(device, str) and device in ("auto", "cpu"):
+        return "cpu"
+    return resolve_device(device)
+
+
+def _loaded_torch() -> Any:
+    """torch if some module has imported it, else None: an input can only be a tensor, and a
+    method can only compute with torch, once torch is loaded."""
+    return sys.modules.get("torch")
 
 
 def _check_float_range(arr: np.ndarray | torch.Tensor, what: str) -> None:
@@ -82,11 +105,15 @@ def check_batch(batch: torch.Tensor) -> None:
 
 def numpy_to_batch(image: np.ndarray, device: torch.device) -> torch.Tensor:
     """``H x W x 3`` float32 [0, 1] -> ``1 x 3 x H x W`` float32 tensor on ``device``."""
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
 
 
 def batch_to_numpy(batch: torch.Tensor) -> list[np.ndarray]:
     """``B x 3 x H x W`` tensor -> list of ``H x W x 3`` float32 numpy images."""
+    import torch
+
     arr = batch.detach().to("cpu", torch.float32).numpy()
     return [np.ascontiguousarray(a.transpose(1, 2, 0)) for a in arr]
 
@@ -99,9 +126,11 @@ def exact_fp32(device: torch.device) -> Iterator[None]:
     authors' golden outputs were computed in float32. Only flags change (and are restored), so
     this is a no-op for CPU devices.
     """
-    if device.type != "cuda":
+    if str(device).split(":")[0] != "cuda":  # a torch.device or a name ("cpu" of numpy methods)
         yield
         return
+    import torch
+
     cudnn = torch.backends.cudnn
     matmul = torch.backends.cuda.matmul
     new_api = hasattr(cudnn, "conv") and hasattr(matmul, "fp32_precision")
@@ -208,7 +237,7 @@ class Method:
             options=opts,
         )
 
-    def __init__(self, info: MethodInfo, device: torch.device) -> None:
+    def __init__(self, info: MethodInfo, device: str | torch.device) -> None:
         self.info = info
         self.device = device
 
@@ -239,6 +268,8 @@ class Method:
         """``B x 3 x H x W`` float32 tensor on ``self.device`` -> same shape (unclipped allowed)."""
         if type(self)._enhance_numpy is Method._enhance_numpy:
             raise NotImplementedError(f"{type(self).__name__} implements no enhancement")
+        import torch
+
         outs = [self._enhance_numpy(img, name) for img in batch_to_numpy(batch)]
         stacked = np.stack([o.transpose(2, 0, 1) for o in outs])
         return torch.from_numpy(stacked).to(batch.device)
@@ -299,7 +330,8 @@ class Method:
     def _enhance_any(
         self, image: np.ndarray | torch.Tensor, name: str | None
     ) -> np.ndarray | torch.Tensor:
-        if isinstance(image, torch.Tensor):
+        torch = _loaded_torch()
+        if torch is not None and isinstance(image, torch.Tensor):
             check_batch(image)
             x = image.to(self.device, torch.float32).clamp(0.0, 1.0)
             with torch.inference_mode():
@@ -309,7 +341,8 @@ class Method:
                 raise RuntimeError(f"{self.info.name}: produced NaN or infinite values")
             return out.clamp(0.0, 1.0).to(image.device, image.dtype)
         img = numpy_to_float(image)
-        with torch.inference_mode():
+        # a numpy method without torch loaded computes in numpy only: no autograd to turn off
+        with torch.inference_mode() if torch is not None else contextlib.nullcontext():
             out_np = np.asarray(self._enhance_numpy(img, name), dtype=np.float32)
         self._check_output(out_np.shape, img.shape)
         if not np.isfinite(out_np).all():

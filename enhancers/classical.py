@@ -1,18 +1,22 @@
 """Identity and the global/local tone-curve baselines: raw, he, clahe, gamma, gamma_auto.
 
 Library implementations are used wherever one exists (scikit-image for histogram equalisation,
-OpenCV for CLAHE, SciPy for the root finding of ``gamma_auto``); only the glue is ours.
+OpenCV for CLAHE, SciPy for the root finding of ``gamma_auto``); only the glue is ours. SciPy and
+scikit-image are imported by the methods that use them: ``raw``'s job then loads neither (SciPy's
+optimiser alone took 0.4 s to import, more than the rest of the job).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-import torch
-from scipy.optimize import brentq
-from skimage import color, exposure
 
-from enhancers.base import Method, resolve_device
+from enhancers.base import Method, resolve_host_device
+
+if TYPE_CHECKING:
+    import torch  # annotations only: numpy methods run without torch
 
 # Rec. 709 / sRGB luma weights, applied to the stored (gamma-encoded) values.
 LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)
@@ -36,7 +40,7 @@ class Raw(Method):
     description = "No enhancement: returns the input as float [0, 1]."
 
     def __init__(self, device: str | torch.device = "auto", weights_dir: str | None = None) -> None:
-        super().__init__(self.describe(), resolve_device(device))
+        super().__init__(self.describe(), resolve_host_device(device))
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
         return image
@@ -65,9 +69,11 @@ class HistogramEqualisation(Method):
     ) -> None:
         _require(int(nbins) >= 2, f"he: nbins must be >= 2, got {nbins}")
         self.nbins = int(nbins)
-        super().__init__(self.describe(nbins=self.nbins), resolve_device(device))
+        super().__init__(self.describe(nbins=self.nbins), resolve_host_device(device))
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
+        from skimage import color, exposure
+
         hsv = color.rgb2hsv(image)
         v = hsv[..., 2]
         if float(v.max()) == float(v.min()):  # flat image: nothing to equalise
@@ -103,7 +109,7 @@ class CLAHE(Method):
         self.clip_limit = float(clip_limit)
         self.tile = int(tile)
         info = self.describe(clip_limit=self.clip_limit, tile=self.tile)
-        super().__init__(info, resolve_device(device))
+        super().__init__(info, resolve_host_device(device))
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
         lab = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.float32), cv2.COLOR_RGB2Lab)
@@ -128,7 +134,7 @@ class Gamma(Method):
     ) -> None:
         _require(float(gamma) > 0, f"gamma: gamma must be > 0, got {gamma}")
         self.gamma = float(gamma)
-        super().__init__(self.describe(gamma=self.gamma), resolve_device(device))
+        super().__init__(self.describe(gamma=self.gamma), resolve_host_device(device))
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
         return np.power(image, np.float32(1.0 / self.gamma))
@@ -141,6 +147,8 @@ def auto_gamma(image: np.ndarray, target: float, bounds: tuple[float, float]) ->
     root; when the target cannot be reached inside the bounds (e.g. an all-black image) the
     nearer bound is returned.
     """
+    from scipy.optimize import brentq
+
     img = np.asarray(image, dtype=np.float64)
     lo, hi = bounds
 
@@ -186,7 +194,7 @@ class GammaAuto(Method):
         self.bounds = (float(min_gamma), float(max_gamma))
         self.last_gamma: float | None = None
         info = self.describe(target=self.target, min_gamma=self.bounds[0], max_gamma=self.bounds[1])
-        super().__init__(info, resolve_device(device))
+        super().__init__(info, resolve_host_device(device))
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
         g = auto_gamma(image, self.target, self.bounds)

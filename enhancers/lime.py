@@ -38,15 +38,19 @@ the system matrix is I plus a graph Laplacian).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
-import torch
 from scipy.ndimage import gaussian_filter
 from scipy.sparse.linalg import spsolve
 from skimage.restoration import denoise_tv_chambolle
 
-from enhancers.base import Method, resolve_device
+from enhancers.base import Method, resolve_host_device
 from enhancers.grid_cholesky import GridCholesky
+
+if TYPE_CHECKING:
+    import torch  # annotations only: numpy methods run without torch
 
 T_FLOOR = 1e-3
 SOLVERS = ("cholesky", "superlu")  # see the module docstring
@@ -191,7 +195,7 @@ class LIME(Method):
         if opts["solver"] not in SOLVERS:
             raise ValueError(f"lime: solver must be one of {SOLVERS}, got {solver!r}")
         self.opts = opts
-        super().__init__(self.describe(**opts), resolve_device(device))
+        super().__init__(self.describe(**opts), resolve_host_device(device))
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
         return lime_enhance(image, **self.opts)[0]

@@ -34,13 +34,16 @@ take that path, where it is at least as fast as the transform.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import scipy.fft
-import torch
 
-from enhancers.base import Method, resolve_device
+from enhancers.base import Method, resolve_host_device
+
+if TYPE_CHECKING:
+    import torch  # annotations only: numpy methods run without torch
 
 DEFAULT_SIGMAS = (15.0, 80.0, 250.0)
 
@@ -236,7 +239,7 @@ class MSRCR(Method):
             "high_clip": float(high_clip),
             "surround": str(surround),
         }
-        super().__init__(self.describe(**self.opts), resolve_device(device))
+        super().__init__(self.describe(**self.opts), resolve_host_device(device))
 
     def _enhance_numpy(self, image: np.ndarray, name: str | None) -> np.ndarray:
         return msrcr(image, **self.opts)

@@ -13,9 +13,7 @@ import argparse
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from lowlight_common.files import sha256_file
 from lowlight_common.torch_files import INTEGER_TENSORS, check_tensors, load_error_reason
@@ -27,6 +25,9 @@ from lowlight_common.weights import (
     read_manifest,
     weights_dir,
 )
+
+if TYPE_CHECKING:  # torch is imported where weights are loaded: classical jobs never need it
+    import torch
 
 __all__ = [
     "ENV_VAR",
@@ -101,6 +102,8 @@ def load_checkpoint(key: str, folder: str | os.PathLike[str] | None = None) -> A
     URetinex-Net's files also pickle an ``argparse.Namespace`` (its training options); that
     one class is allow-listed instead of falling back to unrestricted unpickling.
     """
+    import torch
+
     path = verified_path(key, folder)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
@@ -124,6 +127,8 @@ def flush_subnormals(obj: Any) -> Any:
     project's Xeon VM (2 vCPUs). Zeroing them at load time gives the fast path without changing
     the process-wide floating-point mode.
     """
+    import torch
+
     if isinstance(obj, torch.Tensor):
         if obj.is_floating_point():
             tiny = torch.finfo(obj.dtype).tiny

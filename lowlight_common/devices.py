@@ -9,7 +9,18 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["cpu_model", "describe_device", "resolve_device"]
+__all__ = ["cpu_model", "describe_device", "gpu_driver_present", "resolve_device"]
+
+# What a GPU driver shows on Linux: NVIDIA's kernel module (native and in containers), its
+# control device, Jetson's GPU, ROCm's compute device, WSL2's GPU paravirtualisation.
+GPU_DRIVER_MARKERS = ("/proc/driver/nvidia/gpus", "/dev/nvidiactl", "/dev/nvhost-ctrl-gpu", "/dev/kfd", "/dev/dxg")
+
+
+def gpu_driver_present() -> bool:
+    """Whether this machine shows any GPU driver. Without one ``torch.cuda.is_available()`` is
+    False, and a CPU-only command (``reports build``) knows it without importing torch (over a
+    second of CPU time); with one, only torch can tell whether it can use the GPU."""
+    return any(os.path.exists(marker) for marker in GPU_DRIVER_MARKERS)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -81,11 +81,16 @@ def option_annotations(target: Callable[..., Any], skip: Iterable[str] = ()) -> 
     rather than an option that silently escapes the check.
     """
     function = target.__init__ if isinstance(target, type) else target  # type: ignore[misc]
+    skipped = set(skip) | {"self"}
+    # only the options' annotations are resolved: a skipped one (``device: str | torch.device``)
+    # may name a module that the target's module imports for type checking only (numpy methods
+    # and torch), and resolving it would mean importing that module
+    wanted = {k: v for k, v in getattr(function, "__annotations__", {}).items() if k not in skipped}
+    holder = type("_Options", (), {"__annotations__": wanted})
     try:
-        hints = typing.get_type_hints(function)
+        hints = typing.get_type_hints(holder, globalns=getattr(function, "__globals__", None))
     except Exception as exc:
         raise TypeError(f"{getattr(target, '__qualname__', target)}: cannot resolve the annotations of its options ({exc})") from None
-    skipped = set(skip) | {"self"}
     out: dict[str, Any] = {}
     for param in inspect.signature(function).parameters.values():
         if param.name in skipped or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):

@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
-from lowlight_common.devices import cpu_model, describe_device
+from lowlight_common.devices import cpu_model, describe_device, gpu_driver_present
 from lowlight_common.provenance import (
     PACKAGES,
     environment,
@@ -40,7 +41,7 @@ def config_hash(config: dict) -> str:
 
 def device_description(device: str = "auto") -> str:
     """The machine the report's results came from (GPU when the config lets jobs use one)."""
-    if device != "cpu":
+    if device != "cpu" and ("torch" in sys.modules or gpu_driver_present()):  # no driver: no CUDA, no torch import
         try:
             import torch
 

@@ -26,7 +26,8 @@ def test_a_minimal_config_gets_every_default_without_being_changed() -> None:
     assert filled["methods"] == {"raw": {}} and filled["detectors"] == {} and filled["device"] == "auto"
     assert filled["benchmark"]["budget_s"] == 60 and filled["benchmark"]["pairing"] == "visit"
     assert filled["evaluation"] == {"bootstrap": 1000, "seed": 0, "working_threshold": 0.5, "size_edges": [16, 32]}
-    assert filled["report"] == {"panel_images": 3, "panel_score_threshold": 0.5}
+    assert filled["report"] == {"panel_images": 3, "panel_score_threshold": 0.5, "panel_stems": [],
+                                "panel_detector": None, "panel_crop_size": 128}
     # defaults are copies: filling one config does not hand its lists to the next
     filled["evaluation"]["size_edges"].append(64)
     assert validate_config(MINIMAL)["evaluation"]["size_edges"] == [16, 32]
