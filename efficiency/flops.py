@@ -11,22 +11,22 @@ time in the CSV, and project the time of cells that were not run (:mod:`efficien
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 from pathlib import Path
 from typing import Any
+
+from lowlight_common.registry import is_plugin_spec, load_plugin
 
 __all__ = ["label_bytes", "label_flops"]
 
 
 def _plugin_class(options: dict[str, Any], label: str) -> type | None:
     name = str(options.get("method", label))
-    if ":" not in name:
+    if not is_plugin_spec(name):
         return None
-    module_name, _, class_name = name.partition(":")
     try:
-        return getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError):
+        return load_plugin(name)
+    except ValueError:
         return None
 
 

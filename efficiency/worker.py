@@ -41,7 +41,6 @@ loaded, so it stays the method's own.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import resource
@@ -54,6 +53,7 @@ from collections.abc import Callable
 import numpy as np
 
 from lowlight_common.memory import peak_rss_bytes  # VmHWM
+from lowlight_common.registry import is_plugin_spec, load_plugin
 
 MAX_RUNS = 200  # cap on timed runs of one visit when min_time_s asks for more
 KINDS = ("enhancer", "detector")  # what a label's options may say it is ("kind")
@@ -116,10 +116,8 @@ def create(name: str, options: dict, device: str):
     options = dict(options)
     options.pop("kind", None)
     name = options.pop("method", name)  # a config label may name a registry method
-    if ":" in name:
-        module_name, _, class_name = name.partition(":")
-        cls = getattr(importlib.import_module(module_name), class_name)
-        return cls(device=device, **options)
+    if is_plugin_spec(name):
+        return load_plugin(name)(device=device, **options)
     from enhancers import create_method
 
     return create_method(name, device=device, **options)
@@ -133,10 +131,8 @@ def create_detector_for(name: str, options: dict, device: str):
     options.pop("kind", None)
     name = options.pop("method", name)
     random_if_absent = bool(options.pop("random_weights_if_absent", False))
-    if ":" in name:
-        module_name, _, class_name = name.partition(":")
-        cls = getattr(importlib.import_module(module_name), class_name)
-        return cls(device=device, **options)
+    if is_plugin_spec(name):
+        return load_plugin(name)(device=device, **options)
     from detectors.registry import create_detector, unavailable_reason
 
     if random_if_absent and options.get("random_weights_seed") is None and unavailable_reason(name, **options):

@@ -163,6 +163,17 @@ def _fill(template: str, values: Mapping[str, Any]) -> str:
     return template
 
 
+def with_defaults(cls: type[Method], options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` over the defaults of ``cls``'s keyword options (its constructor's signature,
+    where they are written once), for the module-level function a method wraps (``lime_enhance``,
+    ``msrcr``); an option ``cls`` does not take is a ``TypeError``, as in a call."""
+    defaults = cls.default_options()
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise TypeError(f"{cls.name}: unexpected option(s) {', '.join(unknown)}; known: {', '.join(defaults)}")
+    return {**defaults, **options}
+
+
 class Method:
     """Base class: subclasses override :meth:`_enhance_numpy` or :meth:`_enhance_batch`.
 

@@ -38,7 +38,7 @@ the system matrix is I plus a graph Laplacian).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,7 +46,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.sparse.linalg import spsolve
 from skimage.restoration import denoise_tv_chambolle
 
-from enhancers.base import Method, resolve_host_device
+from enhancers.base import Method, resolve_host_device, with_defaults
 from enhancers.grid_cholesky import GridCholesky
 
 if TYPE_CHECKING:
@@ -109,12 +109,7 @@ def lime_system(w_h: np.ndarray, w_v: np.ndarray) -> sp.csc_matrix:
 
 
 def refine_illumination(
-    t_hat: np.ndarray,
-    alpha: float = 0.15,
-    eps: float = 1e-3,
-    strategy: int = 2,
-    sigma: float = 2.0,
-    solver: str = "cholesky",
+    t_hat: np.ndarray, alpha: float, eps: float, strategy: int, sigma: float, solver: str
 ) -> np.ndarray:
     """Structure-aware smoothing of the initial illumination map ``t_hat`` (H x W)."""
     if solver not in SOLVERS:
@@ -130,18 +125,16 @@ def refine_illumination(
     return np.asarray(t, dtype=np.float64).reshape(t_hat.shape)
 
 
-def lime_enhance(
-    image: np.ndarray,
-    alpha: float = 0.15,
-    gamma: float = 0.8,
-    eps: float = 1e-3,
-    strategy: int = 2,
-    sigma: float = 2.0,
-    denoise: bool = False,
-    denoise_weight: float = 0.05,
-    solver: str = "cholesky",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Enhance an ``H x W x 3`` float image; returns (enhanced, T_hat, refined T)."""
+def lime_enhance(image: np.ndarray, **options: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Enhance an ``H x W x 3`` float image; returns (enhanced, T_hat, refined T).
+
+    ``options`` are :class:`LIME`'s keyword options (alpha, gamma, eps, strategy, sigma, denoise,
+    denoise_weight, solver); the others take the defaults of its constructor, the one place
+    they are written."""
+    opts = with_defaults(LIME, options)
+    alpha, gamma, eps = opts["alpha"], opts["gamma"], opts["eps"]
+    strategy, sigma, solver = opts["strategy"], opts["sigma"], opts["solver"]
+    denoise, denoise_weight = opts["denoise"], opts["denoise_weight"]
     img = np.asarray(image, dtype=np.float64)
     t_hat = img.max(axis=2)
     t = refine_illumination(t_hat, alpha, eps, strategy, sigma, solver)

@@ -34,13 +34,13 @@ take that path, where it is at least as fast as the transform.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 import scipy.fft
 
-from enhancers.base import Method, resolve_host_device
+from enhancers.base import Method, resolve_host_device, with_defaults
 
 if TYPE_CHECKING:
     import torch  # annotations only: numpy methods run without torch
@@ -116,7 +116,7 @@ def _blur_axis_fft(x: np.ndarray, sigma: float, axis: int) -> np.ndarray:
     return full[_along(axis, x.ndim, slice(width - 1, width - 1 + n))]
 
 
-def surround_planes(planes: np.ndarray, sigma: float, surround: str = "fft") -> np.ndarray:
+def surround_planes(planes: np.ndarray, sigma: float, surround: str) -> np.ndarray:
     """G_sigma * each plane of a C x H x W float32 array (see the module docstring)."""
     if surround not in SURROUNDS:
         raise ValueError(f"msrcr: surround must be one of {SURROUNDS}, got {surround!r}")
@@ -128,13 +128,13 @@ def surround_planes(planes: np.ndarray, sigma: float, surround: str = "fft") -> 
     return np.stack(out).astype(planes.dtype, copy=False)
 
 
-def gaussian_surround(image: np.ndarray, sigma: float, surround: str = "fft") -> np.ndarray:
+def gaussian_surround(image: np.ndarray, sigma: float, surround: str) -> np.ndarray:
     """G_sigma * image for an H x W (x C) float32 image."""
     planes = np.ascontiguousarray(np.moveaxis(image.reshape(*image.shape[:2], -1), -1, 0))
     return np.moveaxis(surround_planes(planes, sigma, surround), 0, -1).reshape(image.shape)
 
 
-def multiscale_retinex(img8: np.ndarray, sigmas: Sequence[float], surround: str = "fft") -> np.ndarray:
+def multiscale_retinex(img8: np.ndarray, sigmas: Sequence[float], surround: str) -> np.ndarray:
     """MSR of an image on the 1..256 scale (float32, H x W x 3), equal weights over scales.
     Computed plane by plane (C x H x W, contiguous for OpenCV and the FFTs)."""
     planes = np.ascontiguousarray(np.moveaxis(img8, -1, 0))
@@ -163,21 +163,17 @@ def simplest_colour_balance(x: np.ndarray, low_clip: float, high_clip: float) ->
 FLAT_MSR = 1e-4
 
 
-def msrcr(
-    image: np.ndarray,
-    sigmas: Sequence[float] = DEFAULT_SIGMAS,
-    alpha: float = 125.0,
-    beta: float = 46.0,
-    gain: float = 192.0,
-    offset: float = -30.0,
-    low_clip: float = 0.01,
-    high_clip: float = 0.01,
-    surround: str = "fft",
-) -> np.ndarray:
+def msrcr(image: np.ndarray, **options: Any) -> np.ndarray:
     """MSRCR of an ``H x W x 3`` float [0, 1] image, returned as float32 in [0, 1].
 
-    Channels without Retinex contrast (see ``FLAT_MSR``) are returned unchanged.
+    ``options`` are :class:`MSRCR`'s keyword options (sigmas, alpha, beta, gain, offset,
+    low_clip, high_clip, surround); the others take the defaults of its constructor, the one
+    place they are written. Channels without Retinex contrast (see ``FLAT_MSR``) are returned
+    unchanged.
     """
+    opts = with_defaults(MSRCR, options)
+    sigmas, alpha, beta, gain = opts["sigmas"], opts["alpha"], opts["beta"], opts["gain"]
+    offset, low_clip, high_clip, surround = opts["offset"], opts["low_clip"], opts["high_clip"], opts["surround"]
     img = np.asarray(image, dtype=np.float32)
     img8 = img * np.float32(255.0) + np.float32(1.0)
     msr = multiscale_retinex(img8, sigmas, surround)

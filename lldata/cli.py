@@ -1,6 +1,6 @@
 """``lldata``: validate datasets, build the demo dataset, darken images.
 
-    lldata validate PATH --kind darkface|paired|unpaired [--clip-boxes] [--report FILE]
+    lldata validate PATH --kind darkface|paired|unpaired|module:NAME [--clip-boxes] [--report FILE]
     lldata demo OUT_DIR [--config config.yaml] [--seed N] [--num-images N]
     lldata darken INPUT... -o OUT_DIR [--seed N] [--exposure F] ...
     lldata import-imglab XML... -o OUT_DIR
@@ -20,6 +20,7 @@ import numpy as np
 from lldata.datasets import KINDS, read_summary, validate_dataset
 from lldata.demo import DemoConfig, build_demo
 from lldata.imageio import IMAGE_SUFFIXES, ImageReadError, is_image_file, read_rgb, write_png
+from lldata.kinds import get_kind
 from lldata.synthesis import DarkenParams, darken
 from lowlight_common.atomic import atomic_write
 from lowlight_common.cli import add_version_flag, run_command, setup_logging
@@ -54,6 +55,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     summary = {
         "root": str(Path(args.path).resolve()),
         "kind": args.kind,
+        "has_boxes": get_kind(args.kind).has_boxes,  # what the workflow and the report read
         "images": len(dataset),
         "faces": dataset.num_faces,
         "has_references": dataset.has_references,
@@ -187,6 +189,16 @@ def remove_stale_outputs(results: Path, stems: set[str]) -> list[Path]:
     return removed
 
 
+def _kind(name: str) -> str:
+    """A registered kind or an importable ``module:NAME`` record (argparse turns the
+    ValueError into a usage error, exit 2)."""
+    try:
+        get_kind(name)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lldata", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_version_flag(parser)
@@ -194,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a dataset and list every problem")
     p.add_argument("path")
-    p.add_argument("--kind", choices=KINDS, required=True)
+    p.add_argument("--kind", type=_kind, required=True, help=f"{', '.join(KINDS)}, or module:NAME (an lldata.kinds.DatasetKind)")
     p.add_argument("--clip-boxes", action="store_true", help="clip boxes reaching outside the image (reported as warnings)")
     p.add_argument("--report", help="write a JSON summary (items, sizes, boxes) when the dataset is valid")
     p.set_defaults(func=cmd_validate)

@@ -1,4 +1,5 @@
-"""Read, validate and write the three kinds of dataset the pipeline consumes.
+"""Read, validate and write the kinds of dataset the pipeline consumes (records in
+:mod:`lldata.kinds`; the built-in ones below).
 
 - ``darkface``: ``image/`` + ``label/N.txt`` (DARK FACE layout), optionally ``reference/`` with
   normal-light versions of the same stems (the built-in demo has them; DARK FACE itself does not).
@@ -23,14 +24,15 @@ import numpy as np
 
 from lldata.imageio import ImageReadError, is_image_file, read_rgb, write_png
 from lldata.issues import DatasetError, Issue
+from lldata.kinds import get_kind, list_kinds
 from lldata.labels import check_boxes, parse_label_file, write_label
 
-KINDS = ("darkface", "paired", "unpaired")
+KINDS = tuple(list_kinds())  # the built-in kinds; lldata.kinds.get_kind also takes "module:NAME"
 
 
 @dataclass(frozen=True)
 class Item:
-    """One image of a dataset. ``boxes`` are inclusive x1 y1 x2 y2 pixels (darkface only)."""
+    """One image of a dataset. ``boxes`` are inclusive x1 y1 x2 y2 pixels (kinds with boxes only)."""
 
     stem: str
     image: Path
@@ -163,7 +165,7 @@ def _require_dir(root: Path, name: str, issues: list[Issue]) -> Path | None:
     return folder
 
 
-def _scan_darkface(root: Path, clip_boxes: bool, issues: list[Issue]) -> list[Item]:
+def scan_darkface(root: Path, clip_boxes: bool, issues: list[Issue]) -> list[Item]:
     image_dir = _require_dir(root, "image", issues)
     label_dir = _require_dir(root, "label", issues)
     if image_dir is None or label_dir is None:
@@ -202,7 +204,7 @@ def _scan_darkface(root: Path, clip_boxes: bool, issues: list[Issue]) -> list[It
     return items
 
 
-def _scan_paired(root: Path, issues: list[Issue]) -> list[Item]:
+def scan_paired(root: Path, clip_boxes: bool, issues: list[Issue]) -> list[Item]:
     low_dir = _require_dir(root, "low", issues)
     high_dir = _require_dir(root, "high", issues)
     if low_dir is None or high_dir is None:
@@ -231,7 +233,7 @@ def _scan_paired(root: Path, issues: list[Issue]) -> list[Item]:
     return items
 
 
-def _scan_unpaired(root: Path, issues: list[Issue]) -> list[Item]:
+def scan_unpaired(root: Path, clip_boxes: bool, issues: list[Issue]) -> list[Item]:
     items = []
     for stem, path in _images_by_stem(root, issues).items():
         size = _check_image(path, issues)
@@ -243,8 +245,7 @@ def _scan_unpaired(root: Path, issues: list[Issue]) -> list[Item]:
 def validate_dataset(root: str | os.PathLike[str], kind: str, clip_boxes: bool = False) -> Dataset:
     """Scan a dataset and collect every problem. Never raises on bad content."""
     root = Path(root)
-    if kind not in KINDS:
-        raise ValueError(f"unknown dataset kind {kind!r}; expected one of {', '.join(KINDS)}")
+    record = get_kind(kind)  # an unknown kind is a ValueError listing the known ones
     issues: list[Issue] = []
     if not root.is_dir():
         if root.exists():
@@ -254,12 +255,7 @@ def validate_dataset(root: str | os.PathLike[str], kind: str, clip_boxes: bool =
         else:
             issues.append(Issue(root, "missing-folder", "dataset folder does not exist"))
         return Dataset(root, kind, [], issues)
-    if kind == "darkface":
-        items = _scan_darkface(root, clip_boxes, issues)
-    elif kind == "paired":
-        items = _scan_paired(root, issues)
-    else:
-        items = _scan_unpaired(root, issues)
+    items = record.scan(root, clip_boxes, issues)
     if not items and not any(i.severity == "error" for i in issues):
         issues.append(Issue(root, "empty-dataset", "no images found"))
     return Dataset(root, kind, items, issues)
@@ -270,15 +266,13 @@ def input_files(root: str | os.PathLike[str], kind: str) -> list[Path]:
     validation: an edited, added or removed image or label then reruns validation and what
     depends on it. Links that cannot be followed are left out (validation reports them)."""
     root = Path(root)
-    if kind not in KINDS:
-        raise ValueError(f"unknown dataset kind {kind!r}; expected one of {', '.join(KINDS)}")
-    folders = {"darkface": ("image", "label", "reference"), "paired": ("low", "high"), "unpaired": (".",)}[kind]
+    record = get_kind(kind)
     found: list[Path] = []
-    for name in folders:
+    for name in record.input_folders:
         folder = root if name == "." else root / name
         if not folder.is_dir():
             continue
-        if name == "label":
+        if name == record.label_folder:
             candidates = sorted(folder.glob("*.txt"))
         else:
             candidates = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and is_image_file(p)]

@@ -10,10 +10,12 @@ value given by the user), so callers catching either keep working.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Registry", "UnknownNameError", "load_object"]
+__all__ = ["Registry", "UnknownNameError", "is_plugin_spec", "load_object", "load_plugin"]
 
 T = TypeVar("T")
 
@@ -37,12 +39,43 @@ def load_object(spec: str) -> Any:
         raise ImportError(f"registry entry {spec!r}: {module_name} has no attribute {attr!r}") from None
 
 
+def is_plugin_spec(name: str) -> bool:
+    """Whether a user-given name is a ``"module:Class"`` plug-in rather than a registered name
+    (registered names never hold a colon)."""
+    return isinstance(name, str) and ":" in name
+
+
+def load_plugin(spec: str, kind: str = "plug-in") -> Any:
+    """Import a user's ``"module:Class"`` (``enhance``, ``detectors``, the workflow config, the
+    efficiency harness): from an installed package, or else from a ``module.py`` in the current
+    working directory (appended to ``sys.path``, so it never shadows an installed module). Any
+    failure is a ``ValueError`` naming the spec, the folder searched and the cause, for the CLI
+    contract (exit 2) and the workflow's config check."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr or ":" in attr:
+        raise ValueError(f"{kind} {spec!r}: expected 'module:Class' (e.g. 'my_plugins:MyClass')")
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.append(cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(
+            f"{kind} {spec!r}: cannot import module {module_name!r} from the installed packages or {cwd} ({exc})"
+        ) from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ValueError(f"{kind} {spec!r}: module {module_name!r} ({module.__file__}) has no attribute {attr!r}") from None
+
+
 class Registry(Mapping[str, T], Generic[T]):
     """Name -> entry, in registration order (the order lists and reports show).
 
     ``kind`` words the error (``unknown method 'x'; known: ...``). ``check`` validates an
     entry once it is loaded (e.g. that a class is a ``Detector`` subclass). Membership,
-    iteration and :meth:`names` never import anything.
+    iteration and :meth:`names` never import anything. Besides registered names, looking up a
+    ``"module:Class"`` plug-in imports it (:func:`load_plugin`) and applies the same ``check``.
     """
 
     def __init__(
@@ -86,6 +119,15 @@ class Registry(Mapping[str, T], Generic[T]):
     def __getitem__(self, name: str) -> T:
         if name in self._loaded:
             return self._loaded[name]
+        if name not in self._entries and is_plugin_spec(name):
+            value = load_plugin(name, self.kind)
+            if self._check is not None:
+                try:
+                    self._check(name, value)
+                except TypeError as exc:  # a user's plug-in: a bad value, as an unknown name is
+                    raise ValueError(str(exc)) from None
+            self._loaded[name] = value
+            return value
         entry = self.spec(name)
         value = load_object(entry) if isinstance(entry, str) else entry
         if self._check is not None:

@@ -283,6 +283,15 @@ def provenance_section(prov: dict, config: dict) -> tuple[str, list[str]]:
     return "".join(html_parts), md
 
 
+def _has_boxes(path: Path, summary: dict) -> bool:
+    """Whether a dataset has face boxes (its kind's record, written by ``lldata validate``):
+    detection results are reported for those only. A summary without the field was written
+    before the field existed; it is refused rather than guessed from the kind's name."""
+    if not isinstance(summary.get("has_boxes"), bool):
+        raise ValueError(f"{path}: no 'has_boxes' (written by an older lldata validate); delete it to have the dataset revalidated")
+    return summary["has_boxes"]
+
+
 def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, Path]:
     """``config`` is the workflow config with the schema's defaults filled
     (:func:`lowlight_common.config_schema.validate_config`, or the workflow's validate)."""
@@ -316,7 +325,7 @@ def build_report(config: dict, results_dir: Path, out_dir: Path) -> tuple[Path, 
     md += methods_md
 
     # Detection
-    det_datasets = [d for d in datasets if summaries.get(d) and summaries[d]["kind"] == "darkface"]
+    det_datasets = [d for d in datasets if summaries.get(d) and _has_boxes(layout.dataset(d), summaries[d])]
     ap_frames = [ap_table(layout, d, methods, detectors) for d in det_datasets]
     ap = pd.concat([f for f in ap_frames if not f.empty], ignore_index=True) if any(not f.empty for f in ap_frames) else pd.DataFrame()
     tables["ap"] = ap

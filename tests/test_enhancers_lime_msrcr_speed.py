@@ -105,7 +105,7 @@ def test_fft_surround_equals_opencv_reflect101(shape: tuple[int, int], sigma: fl
     for c in range(3):
         np.testing.assert_allclose(fft[c], cv2_blur(img[..., c], sigma), rtol=0, atol=2e-3)
     # the public function takes the FFT path for long kernels only, with the same result
-    np.testing.assert_allclose(gaussian_surround(img, sigma), np.moveaxis(fft, 0, -1), atol=2e-3)
+    np.testing.assert_allclose(gaussian_surround(img, sigma, "fft"), np.moveaxis(fft, 0, -1), atol=2e-3)
 
 
 def test_direct_surround_is_the_original_per_channel_opencv_blur() -> None:

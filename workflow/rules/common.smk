@@ -46,7 +46,8 @@ def _check_metrics():
 def _check_options(section, name_key, module, lister, checker):
     """Every entry of a section names a registered class and gives only options its constructor
     takes, with values of the annotated types: a typo or `denoise: "no"` fails here, at `-n`,
-    not inside a job hours later. Skipped when the packages are not installed (lint only)."""
+    not inside a job hours later. A `module:Class` plug-in (imported from the working directory
+    or an installed package) is checked the same way. Skipped when the packages are not installed (lint only)."""
     try:
         registry = __import__(module, fromlist=[lister, checker])
     except ImportError:
@@ -55,7 +56,7 @@ def _check_options(section, name_key, module, lister, checker):
     for label, entry in (config.get(section) or {}).items():
         entry = dict(entry or {})
         name = entry.pop(name_key, label)
-        if name not in known:
+        if name not in known and ":" not in name:  # "module:Class": a plug-in, imported by the checker
             raise ValueError(f"invalid configuration: {section}.{label}: unknown {name_key} {name!r}; known: {', '.join(sorted(known))}")
         try:
             getattr(registry, checker)(name, entry)
@@ -75,8 +76,12 @@ METHODS = config["methods"]
 # progress (with rate and ETA) and a one-line summary, or the cause of a failure, go to the
 # console.
 
-# The folders each kind of dataset must hold (lldata.datasets reads them).
-KIND_FOLDERS = {"darkface": ("image", "label"), "paired": ("low", "high"), "unpaired": ()}
+def dataset_kind(name):
+    """The lldata.kinds record of a dataset's kind (a built-in name or a `module:NAME` plug-in):
+    its folders, where its images are, and whether it has face boxes (detection is planned)."""
+    from lldata.kinds import get_kind
+
+    return get_kind(DATASETS[name]["kind"])
 
 
 def _check_datasets():
@@ -86,13 +91,20 @@ def _check_datasets():
     datasets (`generate:`) are made by their rule and checked by validation."""
     problems = []
     for name, entry in DATASETS.items():
+        try:
+            kind = dataset_kind(name)
+        except ImportError:  # packages not installed (lint only)
+            return
+        except ValueError as exc:
+            problems.append(f"datasets.{name}.kind: {exc}")
+            continue
         if entry.get("generate"):
             continue
         root = Path(entry["path"])
         if not root.is_dir():
             problems.append(f"datasets.{name}.path: {root} is not a folder (resolved in {Path.cwd()})")
             continue
-        needed = KIND_FOLDERS.get(entry["kind"], ())
+        needed = kind.folders
         missing = [f for f in needed if not (root / f).is_dir()]
         if missing:
             problems.append(f"datasets.{name}.path: {root} has no {' or '.join(missing)} folder "
@@ -302,8 +314,8 @@ def dataset_path(name):
 
 def image_folder(name):
     """Where the low-light input images of a dataset are."""
-    kind = DATASETS[name]["kind"]
-    return {"darkface": f"{dataset_path(name)}/image", "paired": f"{dataset_path(name)}/low"}.get(kind, dataset_path(name))
+    folder = dataset_kind(name).image_folder
+    return dataset_path(name) if folder == "." else f"{dataset_path(name)}/{folder}"
 
 
 def dataset_ready_marker(name):
@@ -347,7 +359,9 @@ def dataset_summary(name):
 
 
 def detection_datasets():
-    return [d for d, entry in DATASETS.items() if entry["kind"] == "darkface"]
+    """Datasets whose kind has face boxes (lldata.kinds: has_boxes); the report reads the same
+    field from dataset.json."""
+    return [d for d in DATASETS if dataset_kind(d).has_boxes]
 
 
 def enhanced_dir(wc):
