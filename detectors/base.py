@@ -169,6 +169,16 @@ class Detector(abc.ABC):
         return type(self).describe()
 
     @classmethod
+    def weights_files(cls, options: Mapping[str, Any]) -> list[str]:
+        """Manifest keys of the checkpoint files this detector reads with ``options`` (defaults
+        filled): the workflow makes them inputs of its jobs, with their sha256 in the params, so
+        a file replaced at the same path reruns them. Default: the keys ``weights`` names;
+        detectors whose file depends on an option (YuNet's variant) override it."""
+        from detectors.checkpoints import manifest
+
+        return [key for key in sorted(manifest()) if key in cls.weights]
+
+    @classmethod
     def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:
         """Why this detector cannot run with ``options`` (all of them, defaults filled) here,
         e.g. its released checkpoint is absent, with the download address; None when it can.

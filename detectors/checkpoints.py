@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lowlight_common.torch_files import INTEGER_TENSORS, check_tensors, load_error_reason
 from lowlight_common.weights import (
@@ -27,6 +28,9 @@ from lowlight_common.weights import (
     read_manifest,
     weights_dir,
 )
+
+if TYPE_CHECKING:
+    from detectors.base import Detector
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +69,11 @@ def _how_to_get(entry: WeightsEntry, where: Path) -> str:
     )
 
 
-def files_named_in(text: str, folder: str | os.PathLike[str] | None = None) -> list[Path]:
-    """The checkpoint files of the manifest that ``text`` (a detector's ``info.weights``) names,
-    in the weights folder: what the workflow makes inputs of a detector's jobs, with their
-    sha256 in the params, so that a file replaced at the same path reruns them."""
-    return [weights_dir(folder) / key for key in sorted(manifest()) if key in text]
+def detector_files(detector: type[Detector], options: Mapping[str, Any]) -> list[Path]:
+    """The checkpoint files ``detector`` reads with ``options`` (defaults filled), in the weights
+    folder: what the workflow makes inputs of its jobs and what manifests hash."""
+    folder = weights_dir(options.get("weights_dir"))
+    return [folder / key for key in detector.weights_files(options)]
 
 
 def missing_reason(key: str, folder: str | os.PathLike[str] | None = None) -> str | None:

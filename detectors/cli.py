@@ -161,12 +161,12 @@ def _detect(args: argparse.Namespace) -> int:
     )
     if args.manifest:
         # provenance: options as given and as run (defaults filled in), device, weights' sha256
-        from detectors.checkpoints import files_named_in
-        from detectors.registry import check_detector_options, detector_info
+        from detectors.checkpoints import detector_files
+        from detectors.registry import check_detector_options, detector_class
         from lowlight_common.files import sha256_file
 
         as_run = check_detector_options(args.detector, dict(args.option))
-        files = files_named_in(detector_info(args.detector).weights, as_run.get("weights_dir"))
+        files = detector_files(detector_class(args.detector), as_run)
         weights = {str(f): sha256_file(f) for f in files if f.is_file()}
         write_manifest(args.manifest, written, detector=args.detector, options=dict(args.option),
                        options_as_run=as_run, device=str(getattr(detector, "device", args.device)), weights=weights)

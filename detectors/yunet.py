@@ -15,7 +15,7 @@ to OpenCV's ``NMSBoxes`` on float (x, y, w, h) boxes, as in the demo.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cv2
@@ -115,6 +115,11 @@ class YuNetDetector(OnnxFaceDetector):
         )
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.providers = self.session.get_providers()
+
+    @classmethod
+    def weights_files(cls, options: Mapping[str, Any]) -> list[str]:
+        variant = options.get("variant", "n")
+        return [CHECKPOINTS[variant]] if variant in CHECKPOINTS else []
 
     @classmethod
     def unavailable_reason(cls, options: dict[str, Any]) -> str | None:

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", help="output folder for <stem>.png files")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--only-stems", help="file of image stems to process (one shard of a workflow)")
+    parser.add_argument("--images-from", help="file of image paths, one per line, added to the inputs (an images file of `lldata shard`)")
     parser.add_argument("--manifest", help="write a completion manifest (files + sha256) when every input succeeded")
     parser.add_argument(
         "--batch-size",
@@ -154,12 +155,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give --method NAME (or --list)")
     if not args.output:
         parser.error("give an output folder with -o OUT_DIR")
-    if not args.inputs:
-        parser.error("give at least one input file or folder")
+    if not args.inputs and not args.images_from:
+        parser.error("give at least one input file or folder (or --images-from FILE)")
     # imported here, not at the top, so that --help and usage errors answer at once
     from enhancers.folder import Journal, collect_inputs, enhance_folder, method_fingerprint
     from enhancers.weights import WeightsError
-    from lldata.manifest import filter_by_stems, write_manifest
+    from lldata.manifest import filter_by_stems, read_image_list, write_manifest
 
     try:
         options = parse_options(args.option)
@@ -177,11 +178,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"enhance: error: {exc}", file=sys.stderr)
         return 2
     try:
-        found = collect_inputs(args.inputs)
-        if not found:  # "wrote 0/0 images" and exit 0 would hide a wrong folder
+        found = collect_inputs(args.inputs) if args.inputs else []
+        if args.inputs and not found:  # "wrote 0/0 images" and exit 0 would hide a wrong folder
             raise FileNotFoundError(f"no image files in {', '.join(map(str, args.inputs))}")
-        if not any(p.exists() for p in found):  # every path given is wrong: nothing to do
+        if args.inputs and not any(p.exists() for p in found):  # every path given is wrong: nothing to do
             raise FileNotFoundError(f"no such file or folder: {', '.join(map(str, args.inputs))}")
+        if args.images_from:  # a workflow shard: may be empty (more shards than images)
+            listed = read_image_list(args.images_from)
+            missing = [str(p) for p in listed if not p.is_file()]
+            if missing:
+                raise FileNotFoundError(f"{args.images_from}: listed image(s) not found: {', '.join(missing[:10])}")
+            found = [*found, *listed]
         inputs = filter_by_stems(found, args.only_stems)
         # A job killed half way keeps what it finished: the journal beside the manifest lets
         # the rerun skip images that still verify (enhancers.folder.Journal).

@@ -149,7 +149,9 @@ def cmd_import_imglab(args: argparse.Namespace) -> int:
 def cmd_shard(args: argparse.Namespace) -> int:
     from lldata.manifest import shard_stems, write_stems
 
-    stems = [item["stem"] for item in read_summary(args.dataset)["items"]]
+    items = read_summary(args.dataset)["items"]
+    stems = [item["stem"] for item in items]
+    images = {item["stem"]: item.get("image") for item in items}
     for stem in stems:  # checked before any file is written: no partial set of shards
         if not isinstance(stem, str) or not stem or "\n" in stem:
             raise ValueError(f"{args.dataset}: stem {stem!r} cannot go into a stems file")
@@ -159,8 +161,12 @@ def cmd_shard(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"{args.dataset}: stem {ascii(stem)} is not valid UTF-8 (validate the dataset again)"
             ) from None
+    for stem, image in images.items():  # one path a line, UTF-8 (what `enhance --images-from` reads)
+        if not isinstance(image, str) or not image or "\n" in image or "\r" in image or not image.encode("utf-8", "replace").decode() == image:
+            raise ValueError(f"{args.dataset}: item {stem!r}: image path {image!r} cannot go into an images file")
     shards = shard_stems(stems, args.shards)
     for index, part in enumerate(shards):
+        write_stems(Path(args.out_dir) / f"{index}.images", [images[s] for s in part])  # what enhancement reads
         write_stems(Path(args.out_dir) / f"{index}.stems", part)
     print(f"{len(stems)} image(s) in {args.shards} shard(s) under {args.out_dir}")
     if args.remove_stale:
@@ -231,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jpeg-quality", dest="jpeg_quality", type=int)
     p.set_defaults(func=cmd_darken)
 
-    p = sub.add_parser("shard", help="split a validated dataset into N stems files (for parallel jobs)")
+    p = sub.add_parser("shard", help="split a validated dataset into N shards: N.images (image paths) and N.stems files (for parallel jobs)")
     p.add_argument("dataset", help="dataset.json from `lldata validate --report`")
     p.add_argument("--shards", type=int, required=True)
     p.add_argument("-o", "--out-dir", required=True)

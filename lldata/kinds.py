@@ -1,9 +1,8 @@
 """Dataset kinds as records: the one place that says how a kind is laid out and what it holds.
 
 Everything that depends on a dataset's kind reads its :class:`DatasetKind`: validation
-(``scanner``), the workflow's path checks (``folders``) and its inputs (``input_folders``,
-``image_folder``), and whether face detection is planned (``has_boxes``, also written to
-``dataset.json`` for the report). Adding a kind is one record plus one line in ``_KINDS``; a kind
+(``scanner``), the workflow's path checks (``folders``) and its inputs (``input_folders``), and whether face detection is planned
+(``has_boxes``, also written to ``dataset.json`` for the report). Adding a kind is one record plus one line in ``_KINDS``; a kind
 outside the package is named ``"module:NAME"`` (a :class:`DatasetKind` in an importable module,
 e.g. a ``module.py`` in the working directory) wherever a kind is accepted.
 
@@ -29,15 +28,15 @@ class DatasetKind:
     ``scanner(root, clip_boxes, issues) -> list[Item]`` validates a dataset folder (appending
     :class:`lldata.issues.Issue` objects); ``folders`` must exist (checked before any job);
     ``input_folders`` are every folder validation reads (``"."`` is the root), with
-    ``label_folder`` holding ``.txt`` labels and the others images; ``image_folder`` holds the
-    low-light inputs; ``has_boxes``: items carry face boxes, so detection is run and scored.
+    ``label_folder`` holding ``.txt`` labels and the others images (the scanner's ``Item.image``
+    is the low-light input, in any folder: shards list image paths); ``has_boxes``: items carry
+    face boxes, so detection is run and scored.
     """
 
     name: str
     scanner: str | Callable[..., Any]
     folders: tuple[str, ...] = ()
     input_folders: tuple[str, ...] = (".",)
-    image_folder: str = "."
     label_folder: str | None = None
     has_boxes: bool = False
 
@@ -51,11 +50,10 @@ DARKFACE = DatasetKind(
     "lldata.datasets:scan_darkface",
     folders=("image", "label"),
     input_folders=("image", "label", "reference"),
-    image_folder="image",
     label_folder="label",
     has_boxes=True,
 )
-PAIRED = DatasetKind("paired", "lldata.datasets:scan_paired", folders=("low", "high"), input_folders=("low", "high"), image_folder="low")
+PAIRED = DatasetKind("paired", "lldata.datasets:scan_paired", folders=("low", "high"), input_folders=("low", "high"))
 UNPAIRED = DatasetKind("unpaired", "lldata.datasets:scan_unpaired")
 
 

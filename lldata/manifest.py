@@ -1,6 +1,9 @@
 """Shards and completion manifests: how a workflow splits a dataset and knows a job finished.
 
-A *stems file* lists the image stems of one shard, one per line (``lldata shard``). A
+A *stems file* lists the image stems of one shard, one per line, and an *images file* the
+paths of the same images in the same order (``lldata shard``): enhancement reads the images
+file, so a dataset kind may spread its images over several folders; later steps, which read
+outputs named by stem, read the stems file. A
 *manifest* is written by a job only after every one of its outputs was written: it lists the
 files with their SHA-256, so a later job (or a person) can tell a complete shard from an
 interrupted one and check that nothing changed underneath.
@@ -36,6 +39,11 @@ def read_stems(path: str | os.PathLike[str]) -> list[str]:
     except OSError as exc:
         raise FileNotFoundError(f"{path}: cannot read stems file ({exc})") from None
     return [line.strip() for line in lines if line.strip()]
+
+
+def read_image_list(path: str | os.PathLike[str]) -> list[Path]:
+    """The image paths of an images file (``lldata shard``), in order."""
+    return [Path(line) for line in read_stems(path)]
 
 
 def filter_by_stems(paths: list[Path], stems_file: str | os.PathLike[str] | None) -> list[Path]:

@@ -44,5 +44,5 @@ class CentreBox(Detector):
 
 
 FACES = DatasetKind("faces", "lldata.datasets:scan_darkface", folders=("image", "label"),
-                    input_folders=("image", "label"), image_folder="image", label_folder="label", has_boxes=True)
+                    input_folders=("image", "label"), label_folder="label", has_boxes=True)
 '''

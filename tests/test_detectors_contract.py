@@ -120,3 +120,24 @@ def test_every_builtin_keeps_the_contract(name):
     # what the workflow reads (workflow/rules/common.smk): torch detectors get a GPU slot
     assert info.runtime in ("torch", "onnxruntime")
     assert info.needs_weights_dir == ("<weights_dir>" in info.weights)
+
+
+@pytest.mark.parametrize("name", list_detectors())
+def test_weights_files_are_manifest_keys_and_exist_for_every_detector_that_needs_weights(name):
+    from detectors.checkpoints import manifest
+
+    cls = detector_class(name)
+    files = cls.weights_files(cls.default_options())
+    assert set(files) <= set(manifest()), files
+    # a detector whose weights live under weights_dir names at least one file the workflow hashes
+    assert bool(files) == detector_info(name).needs_weights_dir
+
+
+def test_yunet_reads_the_file_of_its_variant():
+    from detectors.checkpoints import detector_files
+
+    cls = detector_class("yunet")
+    n = detector_files(cls, {**cls.default_options(), "weights_dir": "/w"})
+    s = detector_files(cls, {**cls.default_options(), "variant": "s", "weights_dir": "/w"})
+    assert [p.as_posix() for p in n] == ["/w/detectors/yunet/yunet_n_dynamic.onnx"]
+    assert [p.as_posix() for p in s] == ["/w/detectors/yunet/yunet_s_dynamic.onnx"]

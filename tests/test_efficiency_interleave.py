@@ -298,7 +298,8 @@ def test_pairs_of_another_thread_count_or_a_failing_reference_are_not_pairs():
     assert "pair_with" not in cell_spec("m", 8, 8, settings)
     result = run_cell("m", 8, 8, BenchmarkSettings(repeats=2, interleave=True, reference="broken", method_options=options))
     assert result["status"] == "ok" and result["runs"] == 2 and "pair_ratios" not in result
-    assert result["note"].startswith("not paired: reference broken failed: AttributeError")
+    assert result["note"].startswith("not paired: reference broken failed: ValueError: plug-in 'tests.efficiency_dummies:NoSuchClass'")
+    assert result["note"].endswith("has no attribute 'NoSuchClass'")
 
 
 def test_table_pools_the_pairs_measured_inside_visits_and_falls_back_to_rounds():

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from lldata.datasets import input_files, validate_dataset, write_darkface_item
+from lldata.imageio import write_png
 from lldata.kinds import DatasetKind, get_kind, list_kinds, register_kind, unregister_kind
 from reports.build import _has_boxes
 
@@ -21,8 +22,17 @@ PLUGIN = '''
 from lldata.kinds import DatasetKind
 
 FACES = DatasetKind("faces", "lldata.datasets:scan_darkface", folders=("image", "label"),
-                    input_folders=("image", "label"), image_folder="image", label_folder="label", has_boxes=True)
+                    input_folders=("image", "label"), label_folder="label", has_boxes=True)
 NOT_A_KIND = 3
+
+
+def scan_two_folders(root, clip_boxes, issues):
+    from lldata.datasets import scan_unpaired
+
+    return scan_unpaired(root / "day1", clip_boxes, issues) + scan_unpaired(root / "day2", clip_boxes, issues)
+
+
+SPREAD = DatasetKind("spread", scan_two_folders, folders=("day1", "day2"), input_folders=("day1", "day2"))
 '''
 
 
@@ -35,7 +45,7 @@ def _boxed_dataset(root: Path) -> None:
 def test_builtin_records_say_what_the_names_used_to():
     assert list_kinds() == ["darkface", "paired", "unpaired"]
     assert [get_kind(k).has_boxes for k in list_kinds()] == [True, False, False]
-    assert get_kind("darkface").folders == ("image", "label") and get_kind("paired").image_folder == "low"
+    assert get_kind("darkface").folders == ("image", "label") and get_kind("paired").input_folders == ("low", "high")
     with pytest.raises(ValueError, match="unknown dataset kind 'faces'; known: darkface, paired, unpaired"):
         get_kind("faces")
 
@@ -43,7 +53,7 @@ def test_builtin_records_say_what_the_names_used_to():
 def test_registered_kind_validates_and_lists_its_inputs(tmp_path):
     _boxed_dataset(tmp_path)
     register_kind(DatasetKind("test_boxes", "lldata.datasets:scan_darkface", folders=("image", "label"),
-                              input_folders=("image", "label"), image_folder="image", label_folder="label", has_boxes=True))
+                              input_folders=("image", "label"), label_folder="label", has_boxes=True))
     try:
         ds = validate_dataset(tmp_path, "test_boxes")
         assert [i.stem for i in ds] == ["1", "2"] and ds.num_faces == 2 and not ds.issues
@@ -85,3 +95,22 @@ def test_report_refuses_a_summary_without_has_boxes(tmp_path):
     assert _has_boxes(tmp_path / "d.json", {"kind": "paired", "has_boxes": False}) is False
     with pytest.raises(ValueError, match="d.json: no 'has_boxes'"):
         _has_boxes(tmp_path / "d.json", {"kind": "darkface"})
+
+
+def test_shards_list_image_paths_so_a_kind_may_spread_its_images(tmp_path):
+    (tmp_path / "my_kinds_c.py").write_text(PLUGIN)
+    image = np.full((8, 8, 3), 50, np.uint8)
+    write_png(tmp_path / "data" / "day1" / "a.png", image)
+    write_png(tmp_path / "data" / "day2" / "b.png", image)
+    bin_dir = Path(sys.executable).parent
+
+    def run(*cmd: str) -> None:
+        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+
+    run(str(bin_dir / "lldata"), "validate", "data", "--kind", "my_kinds_c:SPREAD", "--report", "d.json")
+    run(str(bin_dir / "lldata"), "shard", "d.json", "--shards", "1", "-o", "shards")
+    assert (tmp_path / "shards" / "0.images").read_text().splitlines() == ["data/day1/a.png", "data/day2/b.png"]
+    assert (tmp_path / "shards" / "0.stems").read_text().splitlines() == ["a", "b"]
+    run(str(bin_dir / "enhance"), "--method", "raw", "--images-from", "shards/0.images", "-o", "out", "--no-progress")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == ["a.png", "b.png"]

@@ -53,7 +53,13 @@ def test_manifest_detects_missing_and_changed_files(tmp_path):
 
 def test_shard_command(tmp_path):
     dataset = tmp_path / "dataset.json"
-    dataset.write_text(json.dumps({"items": [{"stem": str(i)} for i in range(5)]}))
+    dataset.write_text(json.dumps({"items": [{"stem": str(i), "image": f"d/{i % 2}/{i}.png"} for i in range(5)]}))
     assert main(["shard", str(dataset), "--shards", "2", "-o", str(tmp_path / "sh")]) == 0
     assert read_stems(tmp_path / "sh" / "0.stems") == ["0", "2", "4"]
     assert read_stems(tmp_path / "sh" / "1.stems") == ["1", "3"]
+    # the images of the same stems, in the same order, wherever they are
+    assert read_stems(tmp_path / "sh" / "0.images") == ["d/0/0.png", "d/0/2.png", "d/0/4.png"]
+    assert read_stems(tmp_path / "sh" / "1.images") == ["d/1/1.png", "d/1/3.png"]
+    dataset.write_text(json.dumps({"items": [{"stem": "0"}]}))  # not from `lldata validate`: no image path
+    assert main(["shard", str(dataset), "--shards", "1", "-o", str(tmp_path / "none")]) == 2
+    assert not (tmp_path / "none").exists()

@@ -134,8 +134,8 @@ def test_shard_removes_outputs_of_images_no_longer_in_the_dataset(tmp_path):
         (results / path).parent.mkdir(parents=True, exist_ok=True)
         (results / path).write_text("x")
     summary = tmp_path / "dataset.json"
-    summary.write_text(json.dumps({"items": [{"stem": "1"}]}))
+    summary.write_text(json.dumps({"items": [{"stem": "1", "image": "data/1.png"}]}))
     assert main(["shard", str(summary), "--shards", "1", "-o", str(results / "shards"), "--remove-stale", str(results)]) == 0
     left = sorted(str(p.relative_to(results)) for p in results.rglob("*") if p.is_file())
     assert left == ["raw/images/1.png", "raw/retinaface/eval/ap.json", "raw/retinaface/predictions/1.txt",
-                    "raw/shards/0.enhance.json", "shards/0.stems"]
+                    "raw/shards/0.enhance.json", "shards/0.images", "shards/0.stems"]

@@ -52,7 +52,10 @@ def main() -> None:
     onnx_input = preprocess(image)
     bgr = image[:, :, ::-1].astype(np.float32) - np.array(MEANS_BGR, np.float32)
     x = torch.from_numpy(np.ascontiguousarray(bgr.transpose(2, 0, 1)))[None]
-    x = x.to(next(mnet.net.parameters()).dtype).contiguous(memory_format=torch.channels_last)
+    first = next(mnet.net.parameters())  # the detector's own layout: older trees run NCHW
+    x = x.to(first.dtype)
+    if first.is_contiguous(memory_format=torch.channels_last) and not first.is_contiguous():
+        x = x.contiguous(memory_format=torch.channels_last)
     calls = {
         "onnx detect": lambda: onnx.detect(image),
         "torch detect": lambda: mnet.detect(image),

@@ -3,10 +3,11 @@
 Each job is a fresh interpreter running a command's ``main`` on one frame, as the workflow's jobs
 do; its CPU time (user + system, ``RUSAGE_CHILDREN``) includes the start-up: the imports that
 item 1 removes. Rounds alternate the trees' order; one thread (``OMP_NUM_THREADS=1``, passive
-wait). The script also reports whether torch was loaded at the end of each job.
+wait). The script also reports whether torch was loaded at the end of each job; a job whose
+command exits non-zero stops it (``yunet`` needs its checkpoint: ``LOWLIGHT_WEIGHTS``).
 
     git archive <old commit> | tar -x -C /tmp/before
-    OMP_NUM_THREADS=1 .venv/bin/python docs/results/startup_cpu.py /tmp/before . \\
+    LOWLIGHT_WEIGHTS=../shared/weights OMP_NUM_THREADS=1 .venv/bin/python docs/results/startup_cpu.py /tmp/before . \\
         ../shared/data/darkface/image/252.png --rounds 5
 """
 
@@ -23,18 +24,19 @@ import tempfile
 from pathlib import Path
 
 JOBS = {
-    "enhance raw": "from enhancers.cli import main; main(['--method', 'raw', '--no-progress', '-o', OUT, IMG])",
-    "enhance clahe": "from enhancers.cli import main; main(['--method', 'clahe', '--no-progress', '-o', OUT, IMG])",
-    "enhance gamma": "from enhancers.cli import main; main(['--method', 'gamma', '--no-progress', '-o', OUT, IMG])",
-    "detect retinaface": "from detectors.cli import main; main(['detect', '--quiet', '--detector', 'retinaface', '-o', OUT, IMG])",
-    "detect yunet": "from detectors.cli import main; main(['detect', '--quiet', '--detector', 'yunet', '-o', OUT, IMG])",
+    "enhance raw": "from enhancers.cli import main; raise SystemExit(main(['--method', 'raw', '--no-progress', '-o', OUT, IMG]))",
+    "enhance clahe": "from enhancers.cli import main; raise SystemExit(main(['--method', 'clahe', '--no-progress', '-o', OUT, IMG]))",
+    "enhance gamma": "from enhancers.cli import main; raise SystemExit(main(['--method', 'gamma', '--no-progress', '-o', OUT, IMG]))",
+    "detect retinaface": "from detectors.cli import main; raise SystemExit(main(['detect', '--quiet', '--detector', 'retinaface', '-o', OUT, IMG]))",
+    "detect yunet": "from detectors.cli import main; raise SystemExit(main(['detect', '--quiet', '--detector', 'yunet', '-o', OUT, IMG]))",
 }
 
 
 def run_job(tree: Path, job: str, image: Path, out: Path, env: dict[str, str]) -> tuple[float, bool]:
     """CPU seconds of one job in a fresh interpreter whose imports come from ``tree``."""
     shutil.rmtree(out, ignore_errors=True)
-    code = f"import sys; OUT = {str(out)!r}; IMG = {str(image)!r}; {JOBS[job]}; print('torch' in sys.modules)"
+    code = (f"import atexit, sys; atexit.register(lambda: print('torch' in sys.modules)); "
+            f"OUT = {str(out)!r}; IMG = {str(image)!r}; {JOBS[job]}")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([sys.executable, "-c", code], cwd=tree, env={**env, "PYTHONPATH": str(tree)},
                           capture_output=True, text=True)

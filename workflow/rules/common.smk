@@ -78,7 +78,7 @@ METHODS = config["methods"]
 
 def dataset_kind(name):
     """The lldata.kinds record of a dataset's kind (a built-in name or a `module:NAME` plug-in):
-    its folders, where its images are, and whether it has face boxes (detection is planned)."""
+    its folders and whether it has face boxes (detection is planned)."""
     from lldata.kinds import get_kind
 
     return get_kind(DATASETS[name]["kind"])
@@ -290,13 +290,14 @@ def method_weights(label):
 def detector_weights(label):
     """The checkpoint files detector `label` reads (as method_weights, for detect jobs)."""
     try:
-        from detectors.checkpoints import files_named_in
-        from detectors.registry import detector_info
+        from detectors.checkpoints import detector_files
+        from detectors.registry import check_detector_options, detector_class
     except ImportError:
         return []
     options = detector_entry(label)
     name = options.pop("detector", label)
-    return [str(p) for p in files_named_in(detector_info(name).weights, options.get("weights_dir"))]
+    as_run = check_detector_options(name, options)
+    return [str(p) for p in detector_files(detector_class(name), as_run)]
 
 
 def present(paths):
@@ -310,12 +311,6 @@ def digests(paths):
 
 def dataset_path(name):
     return DATASETS[name]["path"]
-
-
-def image_folder(name):
-    """Where the low-light input images of a dataset are."""
-    folder = dataset_kind(name).image_folder
-    return dataset_path(name) if folder == "." else f"{dataset_path(name)}/{folder}"
 
 
 def dataset_ready_marker(name):

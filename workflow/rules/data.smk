@@ -62,7 +62,9 @@ rule validate_dataset:
 
 
 rule shard_dataset:
-    """Split the validated image list into `shards` stems files (round robin)."""
+    """Split the validated image list into `shards` shards (round robin): N.images lists the image
+    paths (enhancement reads them, wherever the kind keeps its images), N.stems the same images'
+    stems (detection and scoring read outputs named by stem)."""
     input:
         summary=f"{RESULTS}/{{dataset}}/dataset.json",
     output:
@@ -71,6 +73,7 @@ rule shard_dataset:
         number=lambda wc: len(shards(wc.dataset)),
         results=lambda wc: f"{RESULTS}/{wc.dataset}",
         label=lambda wc: f"shard {wc.dataset}",
+        layout="images+stems",  # shards of an older layout (stems only) are rewritten
     conda:
         "../envs/lowlight.yaml"
     log:

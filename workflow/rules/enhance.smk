@@ -12,7 +12,6 @@ rule enhance:
         weights_sha256=lambda wc: digests(method_weights(wc.method)),
         method=lambda wc: method_name(wc.method),
         options=lambda wc: option_args(METHODS[wc.method]),
-        inputs=lambda wc: image_folder(wc.dataset),
         out=enhanced_dir,
         weights=f"--weights-dir {shlex.quote(config['weights_dir'])}" if config.get("weights_dir") else "",
         device=DEVICE,
@@ -30,5 +29,5 @@ rule enhance:
         "python -m lowlight_common.joblog --log {log:q} --label {params.label:q} -- "
         "enhance --method {params.method:q} {params.options} --device {params.device:q} {params.weights} "
         "--batch-size {params.batch_size:q} "
-        "--only-stems {input.shards:q}/{wildcards.shard}.stems --manifest {output.manifest:q} "
-        "-o {params.out:q} {params.inputs:q}"
+        "--images-from {input.shards:q}/{wildcards.shard}.images --manifest {output.manifest:q} "
+        "-o {params.out:q}"
