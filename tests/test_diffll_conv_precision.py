@@ -1,4 +1,4 @@
-"""The convolution-precision probe behind the README's int8 finding times every format."""
+"""The convolution-precision probe behind the int8 finding in docs/performance.md times every format."""
 
 from __future__ import annotations
 
