@@ -164,7 +164,7 @@ def headlines(frame: pd.DataFrame, baseline: str = "pixel_ddim") -> list[str]:
         ref = ok.loc[(reference, width, height)]
         interval = f" [{row['ratio_low']:.3g}-{row['ratio_high']:.3g}]" if _finite(row.get("ratio_low")) else ""
         lines.append(f"{reference} is {row['ratio']:.3g}x{interval} faster and uses {row['memory_mb'] / max(ref['memory_mb'], 1e-6):.3g}x "
-                     f"less memory than {baseline} at {width}x{height} (measured, this run)")
+                     f"less memory than {baseline} at {width}x{height} (both measured, same interleaved run)")
     return lines
 
 

@@ -205,7 +205,7 @@ def test_the_report_marks_projections_as_such():
     assert table.loc["200x200", "measured or projected"] == "projection (not measured)"
     assert table.loc["200x200", "UNet positions ratio (analytical)"] == 16.0  # 4^K with K = 2
     assert headlines(frame) == ["diffll_k2_bf16 is 4x [3.5-4.5] faster and uses 5x less memory than pixel_ddim at 100x100 "
-                                "(measured, this run)"]
+                                "(both measured, same interleaved run)"]
     assert scaling_figure(frame, "t")[:4] == b"\x89PNG"
 
 
