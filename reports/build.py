@@ -18,6 +18,7 @@ from PIL import Image
 
 from lldata.imageio import read_rgb
 from lowlight_common.atomic import atomic_write
+from lowlight_common.layout import ResultsLayout
 from reports import detector_gains, diffusion_scaling, figures, quality
 from reports import methods as methods_section
 from reports.efficiency_table import efficiency_table, exponent_table, table_note
@@ -29,22 +30,28 @@ TITLE = "Low-light enhancement as pre-processing for face detection"
 
 @dataclass
 class Layout:
+    """The results layout (lowlight_common.layout, shared with the workflow's rules) as Paths."""
+
     results: Path
 
+    @property
+    def _paths(self) -> ResultsLayout:
+        return ResultsLayout(str(self.results))
+
     def dataset(self, d: str) -> Path:
-        return self.results / d / "dataset.json"
+        return Path(self._paths.dataset_json(d))
 
     def eval_dir(self, d: str, m: str, det: str) -> Path:
-        return self.results / d / m / det / "eval"
+        return Path(self._paths.eval_dir(d, m, det))
 
     def predictions(self, d: str, m: str, det: str) -> Path:
-        return self.results / d / m / det / "predictions"
+        return Path(self._paths.predictions(d, m, det))
 
     def images(self, d: str, m: str) -> Path:
-        return self.results / d / m / "images"
+        return Path(self._paths.images(d, m))
 
     def iqa(self, d: str, m: str) -> Path:
-        return self.results / d / m / "iqa" / "summary.json"
+        return Path(self._paths.iqa_summary(d, m))
 
 
 def _read_json(path: Path) -> dict | None:

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from lowlight_common.devices import cpu_model, describe_device, gpu_driver_present
+from lowlight_common.layout import ResultsLayout
 from lowlight_common.provenance import (
     PACKAGES,
     environment,
@@ -80,12 +81,13 @@ def label_provenance(results: Path, kind: str, labels: list[str], datasets: list
     manifests say it ran with. Raises :class:`MixedResultsError` naming the label and two
     shards that disagree."""
     out: dict[str, dict] = {}
+    layout = ResultsLayout(str(results))
     for label in labels:
         if kind == "enhance":
-            manifests = sorted(p for d in datasets for p in (results / d / label / "shards").glob("*.enhance.json"))
+            manifests = sorted(p for d in datasets for p in Path(layout.enhance_shards(d, label)).glob("*.enhance.json"))
         else:
             manifests = sorted(p for d in datasets for m in (detectors_of or [])
-                               for p in (results / d / m / label / "shards").glob("*.detect.json"))
+                               for p in Path(layout.detect_shards(d, m, label)).glob("*.detect.json"))
         first: tuple[Path, dict] | None = None
         devices, gits, packages = [], [], []
         unrecorded = 0

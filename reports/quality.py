@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from iqa.registry import METRICS, metrics_of_kind
+from lowlight_common.layout import ResultsLayout
 from reports.html import escape, table
 
 UNRANKED = ("raw",)
@@ -42,7 +43,7 @@ def read_summaries(results: Path, datasets: list[str], methods: list[str]) -> di
     out = {}
     for d in datasets:
         for m in methods:
-            path = results / d / m / "iqa" / "summary.json"
+            path = Path(ResultsLayout(str(results)).iqa_summary(d, m))
             if path.is_file():
                 out[(d, m)] = json.loads(path.read_text(encoding="utf-8"))
     return out

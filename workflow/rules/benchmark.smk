@@ -6,7 +6,7 @@
 rule benchmark:
     output:
         report(
-            f"{RESULTS}/benchmark/{{device}}.csv",
+            LAYOUT.benchmark_csv("{device}"),
             caption="../report/benchmark.rst",
             category="Efficiency",
         ),

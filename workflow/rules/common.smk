@@ -8,6 +8,8 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
+from lowlight_common.layout import EVAL_FILES, ResultsLayout
+
 min_version("9.0")
 
 
@@ -68,6 +70,7 @@ _validate_config()
 
 # Defaults come from the schema (validate fills them): no fallback values below.
 RESULTS = config["results_dir"]
+LAYOUT = ResultsLayout(RESULTS)  # lowlight_common.layout: every result path, spelled once
 DATASETS = config["datasets"]
 METHODS = config["methods"]
 
@@ -350,7 +353,7 @@ def shards(name):
 
 
 def dataset_summary(name):
-    return f"{RESULTS}/{name}/dataset.json"
+    return LAYOUT.dataset_json(name)
 
 
 def detection_datasets():
@@ -360,43 +363,40 @@ def detection_datasets():
 
 
 def enhanced_dir(wc):
-    return f"{RESULTS}/{wc.dataset}/{wc.method}/images"
+    return LAYOUT.images(wc.dataset, wc.method)
 
 
 def predictions_dir(dataset, method, detector):
-    return f"{RESULTS}/{dataset}/{method}/{detector}/predictions"
-
-
-EVAL_FILES = ("ap.json", "pr_curve.csv", "per_image.csv", "size_recall.csv")
+    return LAYOUT.predictions(dataset, method, detector)
 
 
 def eval_outputs(dataset, method, detector):
     """Every file of one evaluation (the `evaluate` rule's outputs). The report reads the PR
     curves and recall per size besides ap.json, so all of them are its inputs."""
-    return [f"{RESULTS}/{dataset}/{method}/{detector}/eval/{name}" for name in EVAL_FILES]
+    return [LAYOUT.eval_file(dataset, method, detector, name) for name in EVAL_FILES]
 
 
 def all_enhance_manifests(wc):
-    return [f"{RESULTS}/{wc.dataset}/{wc.method}/shards/{s}.enhance.json" for s in shards(wc.dataset)]
+    return [LAYOUT.enhance_manifest(wc.dataset, wc.method, s) for s in shards(wc.dataset)]
 
 
 def all_detect_manifests(wc):
-    return [f"{RESULTS}/{wc.dataset}/{wc.method}/{wc.detector}/shards/{s}.detect.json" for s in shards(wc.dataset)]
+    return [LAYOUT.detect_manifest(wc.dataset, wc.method, wc.detector, s) for s in shards(wc.dataset)]
 
 
 def all_results():
     """Every per-(dataset, method, detector) result the report reads."""
     out = [dataset_summary(d) for d in DATASETS]
     for d in DATASETS:
-        out += [f"{RESULTS}/{d}/{m}/iqa/summary.json" for m in METHODS]
+        out += [LAYOUT.iqa_summary(d, m) for m in METHODS]
     for d in detection_datasets():
         for m in METHODS:
             for det in DETECTORS:
                 out += eval_outputs(d, m, det)
                 if m != "raw" and "raw" in METHODS:
-                    out.append(f"{RESULTS}/{d}/{m}/{det}/eval/vs_raw.json")
+                    out.append(LAYOUT.eval_file(d, m, det, "vs_raw.json"))
     if BENCHMARK["enabled"]:
-        out.append(f"{RESULTS}/benchmark/{benchmark_device()}.csv")
+        out.append(LAYOUT.benchmark_csv(benchmark_device()))
     return out
 
 
@@ -437,7 +437,7 @@ def niqe_file(wc):
 
 
 def report_outputs():
-    return [f"{RESULTS}/report/index.html", f"{RESULTS}/report/report.md"]
+    return [f"{LAYOUT.report_dir()}/index.html", f"{LAYOUT.report_dir()}/report.md"]
 
 
 def _weights_problems():

@@ -46,7 +46,7 @@ rule validate_dataset:
     input:
         files=dataset_files,
     output:
-        summary=f"{RESULTS}/{{dataset}}/dataset.json",
+        summary=LAYOUT.dataset_json("{dataset}"),
     params:
         path=lambda wc: dataset_path(wc.dataset),
         kind=lambda wc: DATASETS[wc.dataset]["kind"],
@@ -66,9 +66,9 @@ rule shard_dataset:
     paths (enhancement reads them, wherever the kind keeps its images), N.stems the same images'
     stems (detection and scoring read outputs named by stem)."""
     input:
-        summary=f"{RESULTS}/{{dataset}}/dataset.json",
+        summary=LAYOUT.dataset_json("{dataset}"),
     output:
-        stems=directory(f"{RESULTS}/{{dataset}}/shards"),
+        stems=directory(LAYOUT.shards_dir("{dataset}")),
     params:
         number=lambda wc: len(shards(wc.dataset)),
         results=lambda wc: f"{RESULTS}/{wc.dataset}",

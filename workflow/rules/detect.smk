@@ -4,11 +4,11 @@
 rule detect:
     """Run one detector over one shard of enhanced images (official prediction format)."""
     input:
-        enhanced=f"{RESULTS}/{{dataset}}/{{method}}/shards/{{shard}}.enhance.json",
-        shards=f"{RESULTS}/{{dataset}}/shards",
+        enhanced=LAYOUT.enhance_manifest("{dataset}", "{method}", "{shard}"),
+        shards=LAYOUT.shards_dir("{dataset}"),
         weights=lambda wc: present(detector_weights(wc.detector)),
     output:
-        manifest=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/shards/{{shard}}.detect.json",
+        manifest=LAYOUT.detect_manifest("{dataset}", "{method}", "{detector}", "{shard}"),
     params:
         weights_sha256=lambda wc: digests(detector_weights(wc.detector)),
         detector=lambda wc: (DETECTORS[wc.detector] or {}).get("detector", wc.detector),
@@ -39,15 +39,15 @@ rule evaluate:
     or interrupted job leaves none of them behind, and each can be asked for by name."""
     input:
         manifests=all_detect_manifests,
-        summary=f"{RESULTS}/{{dataset}}/dataset.json",
+        summary=LAYOUT.dataset_json("{dataset}"),
     output:
-        ap=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/ap.json",
-        pr=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/pr_curve.csv",
-        per_image=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/per_image.csv",
-        size_recall=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/size_recall.csv",
+        ap=LAYOUT.eval_file("{dataset}", "{method}", "{detector}", "ap.json"),
+        pr=LAYOUT.eval_file("{dataset}", "{method}", "{detector}", "pr_curve.csv"),
+        per_image=LAYOUT.eval_file("{dataset}", "{method}", "{detector}", "per_image.csv"),
+        size_recall=LAYOUT.eval_file("{dataset}", "{method}", "{detector}", "size_recall.csv"),
     params:
         pred=lambda wc: predictions_dir(wc.dataset, wc.method, wc.detector),
-        out=lambda wc: f"{RESULTS}/{wc.dataset}/{wc.method}/{wc.detector}/eval",
+        out=lambda wc: LAYOUT.eval_dir(wc.dataset, wc.method, wc.detector),
         bootstrap=EVALUATION["bootstrap"],
         seed=EVALUATION["seed"],
         threshold=EVALUATION["working_threshold"],
@@ -67,11 +67,11 @@ rule evaluate:
 rule compare_with_raw:
     """Paired bootstrap of AP(method) - AP(raw) on the same images: is the gain real?"""
     input:
-        method=f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/ap.json",
-        raw=f"{RESULTS}/{{dataset}}/raw/{{detector}}/eval/ap.json",
-        summary=f"{RESULTS}/{{dataset}}/dataset.json",
+        method=LAYOUT.eval_file("{dataset}", "{method}", "{detector}", "ap.json"),
+        raw=LAYOUT.eval_file("{dataset}", "raw", "{detector}", "ap.json"),
+        summary=LAYOUT.dataset_json("{dataset}"),
     output:
-        f"{RESULTS}/{{dataset}}/{{method}}/{{detector}}/eval/vs_raw.json",
+        LAYOUT.eval_file("{dataset}", "{method}", "{detector}", "vs_raw.json"),
     params:
         raw=lambda wc: predictions_dir(wc.dataset, "raw", wc.detector),
         pred=lambda wc: predictions_dir(wc.dataset, wc.method, wc.detector),

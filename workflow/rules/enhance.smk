@@ -4,10 +4,10 @@
 rule enhance:
     """Enhance one shard; the manifest (written last) marks the shard complete."""
     input:
-        shards=f"{RESULTS}/{{dataset}}/shards",
+        shards=LAYOUT.shards_dir("{dataset}"),
         weights=lambda wc: present(method_weights(wc.method)),
     output:
-        manifest=f"{RESULTS}/{{dataset}}/{{method}}/shards/{{shard}}.enhance.json",
+        manifest=LAYOUT.enhance_manifest("{dataset}", "{method}", "{shard}"),
     params:
         weights_sha256=lambda wc: digests(method_weights(wc.method)),
         method=lambda wc: method_name(wc.method),

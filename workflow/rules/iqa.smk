@@ -19,10 +19,10 @@ rule iqa:
     input:
         manifests=all_enhance_manifests,
         niqe=niqe_file,
-        summary=f"{RESULTS}/{{dataset}}/dataset.json",
+        summary=LAYOUT.dataset_json("{dataset}"),
     output:
-        table=f"{RESULTS}/{{dataset}}/{{method}}/iqa/per_image.csv",
-        summary=f"{RESULTS}/{{dataset}}/{{method}}/iqa/summary.json",
+        table=LAYOUT.iqa_table("{dataset}", "{method}"),
+        summary=LAYOUT.iqa_summary("{dataset}", "{method}"),
     params:
         images=enhanced_dir,
         metrics=IQA["metrics"],

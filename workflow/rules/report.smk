@@ -5,7 +5,7 @@ rule report_config:
     """The report's config as a JSON file (its content is the params: a changed config rewrites
     it, and so rebuilds the report; an unchanged one leaves it alone)."""
     output:
-        f"{RESULTS}/report/config.json",
+        f"{LAYOUT.report_dir()}/config.json",
     localrule: True
     params:
         config=json.dumps(report_config()),
@@ -19,12 +19,12 @@ rule report_config:
 rule report:
     input:
         all_results(),
-        config_file=f"{RESULTS}/report/config.json",
+        config_file=f"{LAYOUT.report_dir()}/config.json",
         # committed results files the report shows: missing ones fail here, by name
         included=BENCHMARK["include"] + BENCHMARK["diffll_speed"] + BENCHMARK["diffusion_scaling"],
     output:
-        html=report(f"{RESULTS}/report/index.html", caption="../report/report.rst", category="Report"),
-        md=f"{RESULTS}/report/report.md",
+        html=report(f"{LAYOUT.report_dir()}/index.html", caption="../report/report.rst", category="Report"),
+        md=f"{LAYOUT.report_dir()}/report.md",
     params:
         results=lambda wc, output: Path(output.html).parent.parent,
         out_dir=lambda wc, output: Path(output.html).parent,
