@@ -169,3 +169,20 @@ class OnnxFaceDetector(Detector):
     def _detect(self, image: np.ndarray) -> Detections:
         rows = self.rows(image)
         return Detections(rows[:, :4], rows[:, 4])
+
+
+def letterbox_top_left(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """InsightFace's ``detect`` resize: keep the aspect ratio (the new side truncated), resize
+    bilinearly, paste top-left on a zero ``W x H`` canvas; det_scale = new height / height."""
+    height, width = image.shape[:2]
+    in_w, in_h = size
+    im_ratio, model_ratio = height / width, in_h / in_w
+    if im_ratio > model_ratio:
+        new_h = in_h
+        new_w = int(new_h / im_ratio)
+    else:
+        new_w = in_w
+        new_h = int(new_w * im_ratio)
+    canvas = np.zeros((in_h, in_w, 3), np.uint8)
+    canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h))
+    return canvas, new_h / height

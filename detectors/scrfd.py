@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import cv2
 import numpy as np
 
 from detectors.onnx_faces import (
@@ -24,6 +23,7 @@ from detectors.onnx_faces import (
     cell_corners,
     empty_rows,
     greedy_nms,
+    letterbox_top_left,
     make_session,
     pad_bottom_right,
 )
@@ -32,23 +32,6 @@ STRIDES = (8, 16, 32)
 ANCHORS_PER_CELL = 2
 CHECKPOINT = "detectors/scrfd/scrfd_500m_bnkps.onnx"
 OUTPUT_NAMES = [f"{kind}_{s}" for kind in ("score", "bbox", "kps") for s in STRIDES]
-
-
-def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float]:
-    """InsightFace's ``detect`` resize: keep the aspect ratio (the new side truncated), resize
-    bilinearly, paste top-left on a zero ``W x H`` canvas; det_scale = new height / height."""
-    height, width = image.shape[:2]
-    in_w, in_h = size
-    im_ratio, model_ratio = height / width, in_h / in_w
-    if im_ratio > model_ratio:
-        new_h = in_h
-        new_w = int(new_h / im_ratio)
-    else:
-        new_w = in_w
-        new_h = int(new_w * im_ratio)
-    canvas = np.zeros((in_h, in_w, 3), np.uint8)
-    canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h))
-    return canvas, new_h / height
 
 
 def decode(
@@ -113,7 +96,7 @@ class SCRFDDetector(OnnxFaceDetector):
         if self.input_size is None:
             canvas, det_scale = pad_bottom_right(image), 1.0
         else:
-            canvas, det_scale = letterbox(image, self.input_size)
+            canvas, det_scale = letterbox_top_left(image, self.input_size)
         blob = ((canvas.astype(np.float32) - 127.5) / 128.0).transpose(2, 0, 1)[np.newaxis]
         values = self.session.run(OUTPUT_NAMES, {self.input_name: np.ascontiguousarray(blob)})
         outputs = dict(zip(OUTPUT_NAMES, values, strict=True))

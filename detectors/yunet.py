@@ -25,6 +25,7 @@ from detectors.onnx_faces import (
     OnnxFaceDetector,
     cell_corners,
     empty_rows,
+    letterbox_top_left,
     make_session,
     pad_bottom_right,
 )
@@ -42,17 +43,8 @@ def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, flo
     zeros. Returns the canvas and det_scale (new height / height, used for both axes)."""
     height, width = image.shape[:2]
     long_side, short_side = max(size), min(size)
-    in_w, in_h = (long_side, short_side) if width > height else (short_side, long_side)
-    im_ratio, model_ratio = height / width, in_h / in_w
-    if im_ratio > model_ratio:
-        new_h = in_h
-        new_w = int(new_h / im_ratio)
-    else:
-        new_w = in_w
-        new_h = int(new_w * im_ratio)
-    canvas = np.zeros((in_h, in_w, 3), np.uint8)
-    canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h))
-    return canvas, new_h / height
+    oriented = (long_side, short_side) if width > height else (short_side, long_side)
+    return letterbox_top_left(image, oriented)
 
 
 def decode(outputs: dict[str, np.ndarray], height: int, width: int) -> tuple[np.ndarray, ...]:
