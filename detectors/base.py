@@ -64,6 +64,14 @@ class Detections:
         return Detections(self.boxes[keep], self.scores[keep])
 
 
+def check_thresholds(name: str, score_threshold: float, nms_threshold: float) -> None:
+    """The score threshold in [0, 1) and the NMS IoU in (0, 1], or a ValueError naming the detector."""
+    if not 0.0 <= float(score_threshold) < 1.0:
+        raise ValueError(f"{name}: score_threshold must be in [0, 1), got {score_threshold}")
+    if not 0.0 < float(nms_threshold) <= 1.0:
+        raise ValueError(f"{name}: nms_threshold must be in (0, 1], got {nms_threshold}")
+
+
 def check_image(image: Any) -> np.ndarray:
     """Reject anything but an ``H x W x 3`` uint8 array early, with a message saying what came."""
     if not isinstance(image, np.ndarray):

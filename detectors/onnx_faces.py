@@ -30,7 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from detectors.base import Detections, Detector, check_image
+from detectors.base import Detections, Detector, check_image, check_thresholds
 from lowlight_common.threads import onnx_session_options
 
 CUDA_EP = "CUDAExecutionProvider"
@@ -127,10 +127,7 @@ class OnnxFaceDetector(Detector):
         upscale: float,
     ) -> None:
         name = self.name
-        if not 0.0 <= float(score_threshold) < 1.0:
-            raise ValueError(f"{name}: score_threshold must be in [0, 1), got {score_threshold}")
-        if not 0.0 < float(nms_threshold) <= 1.0:
-            raise ValueError(f"{name}: nms_threshold must be in (0, 1], got {nms_threshold}")
+        check_thresholds(name, score_threshold, nms_threshold)
         if top_k is not None and int(top_k) < 1:
             raise ValueError(f"{name}: top_k must be >= 1 or null (no limit), got {top_k}")
         if input_size is not None and (

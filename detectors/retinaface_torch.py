@@ -37,7 +37,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from detectors.base import Detections, Detector
+from detectors.base import Detections, Detector, check_thresholds
 from detectors.dsfd import build_network
 from detectors.fold import fold_batchnorm_
 
@@ -270,10 +270,7 @@ class RetinaFaceTorchDetector(Detector):
         precision: str = "fp32",
     ) -> None:
         name = self.name
-        if not 0.0 <= float(score_threshold) < 1.0:
-            raise ValueError(f"{name}: score_threshold must be in [0, 1), got {score_threshold}")
-        if not 0.0 < float(nms_threshold) <= 1.0:
-            raise ValueError(f"{name}: nms_threshold must be in (0, 1], got {nms_threshold}")
+        check_thresholds(name, score_threshold, nms_threshold)
         if int(target_size) < 1 or int(max_size) < 1:
             raise ValueError(
                 f"{name}: target_size and max_size must be >= 1, got {target_size}, {max_size}"

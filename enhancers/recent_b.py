@@ -38,6 +38,24 @@ class SaveImageMethod(NetMethod):
 
     quantise: str = "save_image"
 
+    def __init__(
+        self,
+        device: str | torch.device = "auto",
+        weights_dir: PathLike = None,
+        *,
+        quantise: str = "save_image",
+    ) -> None:
+        self.quantise = _check_rule(self.name, quantise)
+        info = self.describe(quantise=quantise)
+        net = self.build_net(info.options)
+        net.load_state_dict(self.inference_state(load_checkpoint(self.weights_files[0], weights_dir)))
+        self._setup(info, device, net)
+
+    @classmethod
+    def inference_state(cls, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The released state dict as the network loads it (default: unchanged)."""
+        return state
+
     def to_uint8(self, image: np.ndarray) -> np.ndarray:
         from lldata.imageio import quantise
 
@@ -62,20 +80,9 @@ class CLIPLITMethod(SaveImageMethod):
     def build_net(cls, options: Mapping[str, Any]) -> nn.Module:
         return CLIPLIT()
 
-    def __init__(
-        self,
-        device: str | torch.device = "auto",
-        weights_dir: PathLike = None,
-        *,
-        quantise: str = "save_image",
-    ) -> None:
-        self.quantise = _check_rule(self.name, quantise)
-        info = self.describe(quantise=quantise)
-        net = self.build_net(info.options)
-        net.load_state_dict(
-            CLIPLIT.inference_state(load_checkpoint(self.weights_files[0], weights_dir))
-        )
-        self._setup(info, device, net)
+    @classmethod
+    def inference_state(cls, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return CLIPLIT.inference_state(state)  # drops nn.DataParallel's "module." prefix
 
     def _enhance_batch(self, batch: torch.Tensor, name: str | None) -> torch.Tensor:
         if min(batch.shape[-2:]) < 2:
@@ -104,15 +111,3 @@ class IATMethod(SaveImageMethod):
     def build_net(cls, options: Mapping[str, Any]) -> nn.Module:
         return IAT()
 
-    def __init__(
-        self,
-        device: str | torch.device = "auto",
-        weights_dir: PathLike = None,
-        *,
-        quantise: str = "save_image",
-    ) -> None:
-        self.quantise = _check_rule(self.name, quantise)
-        info = self.describe(quantise=quantise)
-        net = self.build_net(info.options)
-        net.load_state_dict(load_checkpoint(self.weights_files[0], weights_dir))
-        self._setup(info, device, net)
