@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 
 from reports.html import escape, table
+from reports.sections import Section
+
+TITLE = "Gain over the raw input, per detector"
 
 
 def verdict(low: float, high: float, faces: int) -> str:
@@ -81,8 +84,8 @@ def _shown(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def gain_section(ap: pd.DataFrame, skipped: dict[str, str]) -> tuple[str, list[str], pd.DataFrame]:
-    """HTML body, Markdown lines and the CSV table of the section ('' / [] when nothing to show)."""
+def gain_section(ap: pd.DataFrame, skipped: dict[str, str]) -> Section | None:
+    """The section (table ``gain_per_detector``), or None when there is neither a gain nor a skipped detector to show."""
     gains = gain_table(ap)
     html, md = "", []
     if not gains.empty:
@@ -102,4 +105,4 @@ def gain_section(ap: pd.DataFrame, skipped: dict[str, str]) -> tuple[str, list[s
         items = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(skipped.items()))
         html += f"<p class='note'>Skipped detectors:</p><ul class='note'>{items}</ul>"
         md += [f"- skipped detector {k}: {v}" for k, v in sorted(skipped.items())] + [""]
-    return html, md, gains
+    return Section(TITLE, html, md, tables={"gain_per_detector": gains}) if html else None

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lowlight_common.atomic import atomic_write
+from reports.html import png_bytes_uri, table
+from reports.sections import Section
 
 TIMING_NOTE = ("Timing only: every label runs the authors' full-size network on seeded random weights (no trained weights "
                "for the baselines or for K = 1, 3), so these rows say what each design costs, not what it restores; they are "
@@ -168,10 +169,8 @@ def headlines(frame: pd.DataFrame, baseline: str = "pixel_ddim") -> list[str]:
     return lines
 
 
-def section(path: Path, fig_dir: Path, index: int = 0) -> tuple[str, list[str], dict[str, pd.DataFrame], bytes] | None:
-    """HTML, markdown lines, tables and the figure for one committed CSV; None if absent."""
-    from reports.html import table
-
+def section(path: Path, index: int = 0) -> Section | None:
+    """The part of "Results measured elsewhere" for one committed CSV (ratios table, figure); None if absent."""
     if not path.is_file():
         return None
     frame = pd.read_csv(path)
@@ -179,18 +178,14 @@ def section(path: Path, fig_dir: Path, index: int = 0) -> tuple[str, list[str], 
     meta = f"DiffLL against pixel-space diffusion and wavelet depth K, {path}: {devices}; torch {', '.join(sorted(set(frame['torch_version'].astype(str))))}"
     png = scaling_figure(frame, meta[:110])
     name = f"diffusion_scaling_{index}.png"
-    with atomic_write(fig_dir / name, "wb") as handle:
-        handle.write(png)
     ratios = ratio_table(frame)
     lines = headlines(frame)
-    import base64
-
-    html = (f"<h3>{escape(meta)}</h3><p class='note'>{escape(TIMING_NOTE)}</p>"
+    html = (f"<p class='note'>{escape(TIMING_NOTE)}</p>"
             + "".join(f"<p>{escape(line)}</p>" for line in lines)
-            + f'<figure><img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="diffusion scaling"></figure>'
+            + f'<figure><img src="{png_bytes_uri(png)}" alt="diffusion scaling"></figure>'
             + "<p class='note'>Ratios to the reference label at the same resolution (above 1: slower or larger than the reference). "
               "Time: median over the interleaved rounds of the per-round ratio, [95% bootstrap interval]; projections are FLOP "
               "ratios times a measured smaller size of the same label, not measurements.</p>" + table(ratios))
-    md = [f"### {meta}", "", TIMING_NOTE, "", *[f"- {line}" for line in lines], "", f"![diffusion scaling](figures/{name})", "",
+    md = [TIMING_NOTE, "", *[f"- {line}" for line in lines], "", f"![diffusion scaling](figures/{name})", "",
           ratios.to_markdown(index=False) if not ratios.empty else "(no reference label in this file)", ""]
-    return html, md, {f"diffusion_ratios_{index}": ratios}, png
+    return Section(meta, html, md, tables={f"diffusion_ratios_{index}": ratios}, figures={name: png})

@@ -1,6 +1,6 @@
 """A tiny HTML writer: one standalone page (images inlined as base64 PNG), no template engine.
 
-Sections are (title, html) pairs so each report part is a plain function returning HTML."""
+The page takes (title, html) pairs; reports/sections.py makes them from its Section values."""
 
 from __future__ import annotations
 
@@ -36,7 +36,12 @@ def png_data_uri(image: np.ndarray, max_side: int | None = None) -> str:
         img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=False, compress_level=6)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return png_bytes_uri(buf.getvalue())
+
+
+def png_bytes_uri(png: bytes) -> str:
+    """A PNG file's bytes as a data URI, so the page needs no files beside it."""
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 # Sorting for tables marked sortable: a click on a heading sorts by that column (numbers as

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from reports.html import escape, table
+from reports.sections import Section
 
 NOTE = (
     "What each configured method is: its paper, the released weights' licence and what they "
@@ -53,9 +54,9 @@ def methods_table(methods: Mapping[str, Mapping[str, Any] | None]) -> pd.DataFra
     return pd.DataFrame(rows, columns=columns).fillna("")
 
 
-def section(methods: Mapping[str, Mapping[str, Any] | None]) -> tuple[str, list[str], pd.DataFrame]:
-    """HTML, Markdown lines and the table (written as ``methods.csv``)."""
+def section(methods: Mapping[str, Mapping[str, Any] | None]) -> Section:
+    """The "Methods" section; its table is written as ``methods.csv``."""
     frame = methods_table(methods)
     html = f'<p class="note">{escape(NOTE)}</p>' + table(frame)
-    md = ["## Methods", "", NOTE, "", frame.to_markdown(index=False), ""]
-    return html, md, frame
+    md = [NOTE, "", frame.to_markdown(index=False), ""]
+    return Section("Methods", html, md, tables={"methods": frame})

@@ -27,6 +27,7 @@ import pandas as pd
 from iqa.registry import METRICS, metrics_of_kind
 from lowlight_common.layout import ResultsLayout
 from reports.html import escape, table
+from reports.sections import Section
 
 UNRANKED = ("raw",)
 
@@ -150,21 +151,22 @@ def to_markdown(qt: QualityTable) -> list[str]:
                                                      disable_numparse=True), ""]
 
 
+TITLE = "Image quality"
 NOTE = ("Means over the images of each dataset. &uarr; higher is better, &darr; lower is better (each metric's "
         "definition in iqa.registry); bold: the best method of the row. raw, the unenhanced input, is shown for "
         "reference and not ranked. Full-reference metrics compare with the normal-light reference; datasets without "
         "one get the no-reference metrics.")
 
 
-def section(results: Path, datasets: list[str], methods: list[str], summaries: dict[str, dict | None]) -> tuple[str, list[str], dict[str, pd.DataFrame]]:
-    """(HTML body, Markdown lines, CSV tables) of the report's "Image quality" section."""
+def section(results: Path, datasets: list[str], methods: list[str], summaries: dict[str, dict | None]) -> Section:
+    """The report's "Image quality" section: the papers' tables, methods as columns (CSV tables ``iqa`` and one per paper table)."""
     has_references = {d: bool(s["has_references"]) for d, s in summaries.items() if s}
     paper, long, skipped = quality_tables(results, datasets, methods, has_references)
     csvs = {"iqa": long, **{qt.key: qt.values for qt in paper}}
     if long.empty:
-        return '<p class="note">No image-quality results in this run.</p>', ["## Image quality", "", "No image-quality results in this run.", ""], csvs
+        return Section(TITLE, '<p class="note">No image-quality results in this run.</p>', ["No image-quality results in this run.", ""], csvs)
     html = f'<p class="note">{NOTE}</p>' + "".join(to_html(qt) for qt in paper)
-    md = ["## Image quality", "", NOTE.replace("&uarr;", "↑").replace("&darr;", "↓"), ""]
+    md = [NOTE.replace("&uarr;", "↑").replace("&darr;", "↓"), ""]
     for qt in paper:
         md += to_markdown(qt)
     if skipped:
@@ -177,4 +179,4 @@ def section(results: Path, datasets: list[str], methods: list[str], summaries: d
             f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(notes.items())) + "</ul>"
         md += [f"- no value {k}: {v}" for k, v in sorted(notes.items())] + [""]
     html += f"<details><summary>All means (every dataset, method and metric)</summary>{table(long)}</details>"
-    return html, md, csvs
+    return Section(TITLE, html, md, csvs)

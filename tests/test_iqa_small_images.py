@@ -51,5 +51,6 @@ def test_iqa_score_cli_writes_the_table_and_the_notes(images, capsys):
     results = images / "results"
     (results / "d" / "m" / "iqa").mkdir(parents=True)
     (results / "d" / "m" / "iqa" / "summary.json").write_text(means.read_text())
-    html, md, _ = section(results, ["d"], ["m"], {"d": {"has_references": False}})
+    made = section(results, ["d"], ["m"], {"d": {"has_references": False}})
+    html, md = made.html, made.markdown
     assert "Images without a value" in html and any("no value d: piqe" in line for line in md)

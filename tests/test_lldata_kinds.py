@@ -15,7 +15,7 @@ import pytest
 from lldata.datasets import input_files, validate_dataset, write_darkface_item
 from lldata.imageio import write_png
 from lldata.kinds import DatasetKind, get_kind, list_kinds, register_kind, unregister_kind
-from reports.build import _has_boxes
+from reports.inputs import has_boxes
 
 # A boxed kind of one's own, in a module of the working directory.
 PLUGIN = '''
@@ -85,16 +85,16 @@ def test_validate_cli_writes_has_boxes_for_a_plugin_kind(tmp_path):
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "faces.json").read_text())
     assert summary["kind"] == "my_kinds_b:FACES" and summary["has_boxes"] is True and summary["faces"] == 2
-    assert _has_boxes(tmp_path / "faces.json", summary)  # the report runs detection tables for it
+    assert has_boxes(tmp_path / "faces.json", summary)  # the report runs detection tables for it
     bad = subprocess.run([*lldata, "validate", "data", "--kind", "my_kinds_b:NOPE"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "has no attribute 'NOPE'" in bad.stderr
 
 
-def test_report_refuses_a_summary_without_has_boxes(tmp_path):
-    assert _has_boxes(tmp_path / "d.json", {"kind": "paired", "has_boxes": False}) is False
+def test_report_refuses_a_summary_withouthas_boxes(tmp_path):
+    assert has_boxes(tmp_path / "d.json", {"kind": "paired", "has_boxes": False}) is False
     with pytest.raises(ValueError, match="d.json: no 'has_boxes'"):
-        _has_boxes(tmp_path / "d.json", {"kind": "darkface"})
+        has_boxes(tmp_path / "d.json", {"kind": "darkface"})
 
 
 def test_shards_list_image_paths_so_a_kind_may_spread_its_images(tmp_path):

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from reports.build import diffll_speed_table
+from reports.speed import diffll_speed_table
 
 
 def _row(width: int, height: int, mode: str, seconds: float, mem: int, psnr: float, error: str = "") -> dict:

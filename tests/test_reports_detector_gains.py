@@ -41,14 +41,13 @@ def test_section_rows_and_skipped():
             },
         ]
     )
-    html, md, frame = gain_section(
-        ap, {"dsfd": "checkpoint dsfd/x.pth not found at /w: download it from URL"}
-    )
+    made = gain_section(ap, {"dsfd": "checkpoint dsfd/x.pth not found at /w: download it from URL"})
+    assert made is not None and made.title == "Gain over the raw input, per detector"
+    html, md, frame = made.html, made.markdown, made.tables["gain_per_detector"]
     assert list(frame["method"]) == ["he", "lime"]
     assert list(frame["AP raw"]) == [0.30, 0.30]
     assert list(frame["verdict"]) == ["CI includes 0: 27 faces too few to tell", "gain: CI above 0"]
     assert "d: rf (27 faces; 1 of 2 gains with a CI including 0)" in html
     assert "+0.050 [-0.020, +0.110]" in "\n".join(md)
     assert "skipped detector dsfd: checkpoint dsfd/x.pth not found" in "\n".join(md)
-    html, md, frame = gain_section(pd.DataFrame(), {})
-    assert html == "" and md == [] and frame.empty
+    assert gain_section(pd.DataFrame(), {}) is None

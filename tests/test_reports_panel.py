@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from lldata.imageio import write_png
-from reports.build import Layout, panel_detector, qualitative_panel
+from reports.inputs import Layout
+from reports.panels import panel_detector, qualitative_panel
 
 
 def _results(tmp_path, ran=("retinaface",)):
@@ -26,7 +27,8 @@ def test_a_skipped_first_detector_is_not_the_panels(tmp_path):
     det = panel_detector(layout, "d", ["raw", "he"], ["dsfd", "retinaface"], {"dsfd": "weights absent"})
     assert det == "retinaface"
     summary = {"items": [{"stem": "1", "boxes": [[5, 5, 20, 20]]}]}
-    html, md = qualitative_panel(layout, "d", summary, ["raw", "he"], det, 1, 0.5)
+    panel = qualitative_panel(layout, "d", summary, ["raw", "he"], det, 1, 0.5)
+    html = panel.html
     assert "Magenta: detections of retinaface" in html and "raw: 1 detection(s)" in html
 
 
@@ -37,7 +39,7 @@ def test_a_detector_without_predictions_is_not_the_panels_either(tmp_path):
 
 def test_panels_are_full_resolution_files_with_face_crops_for_chosen_images(tmp_path):
     """Issue 30, item 4: the chosen images, every method at full resolution with a zoom of each
-    face beside it, written to figures/ and referenced from the Markdown; boxes drawn in green
+    face beside it, a figure of figures/ referenced from the Markdown; boxes drawn in green
     (ground truth) and magenta (detections), each between black lines."""
     from PIL import Image
 
@@ -52,12 +54,12 @@ def test_panels_are_full_resolution_files_with_face_crops_for_chosen_images(tmp_
         (folder / "2.txt").write_text("50 40 65 57 0.9\n")
     summary = {"root": "d", "items": [{"stem": "1", "boxes": [[5, 5, 20, 20]]},
                                       {"stem": "2", "boxes": [[50, 40, 65, 57], [100, 10, 115, 25]]}]}
-    figs = tmp_path / "figures"
-    figs.mkdir()
-    html, md = qualitative_panel(layout, "d", summary, ["raw", "he"], "yunet", 3, 0.5, figs, stems=["2"], crop_size=64)
-    assert [p.name for p in figs.iterdir()] == ["panel_d_2.png"]
-    assert "![d/2 (2 faces)](figures/panel_d_2.png)" in md and 'href="figures/panel_d_2.png"' in html
-    panel = np.asarray(Image.open(figs / "panel_d_2.png").convert("RGB"))
+    import io
+
+    made = qualitative_panel(layout, "d", summary, ["raw", "he"], "yunet", 3, 0.5, stems=["2"], crop_size=64)
+    assert list(made.figures) == ["panel_d_2.png"]
+    assert "![d/2 (2 faces)](figures/panel_d_2.png)" in made.markdown and 'href="figures/panel_d_2.png"' in made.html
+    panel = np.asarray(Image.open(io.BytesIO(made.figures["panel_d_2.png"])).convert("RGB"))
     # two rows (raw, he), each the 200 px wide image, then its two 64 px face crops (one fits
     # per column in 120 px of height: two columns, 4 px apart)
     assert panel.shape[1] == 200 + 2 * (64 + 4) + 4 and panel.shape[0] >= 2 * 120
@@ -66,4 +68,4 @@ def test_panels_are_full_resolution_files_with_face_crops_for_chosen_images(tmp_
     import pytest
 
     with pytest.raises(ValueError, match="report.panel_stems: no image '9'"):
-        qualitative_panel(layout, "d", summary, ["raw"], "yunet", 3, 0.5, figs, stems=["9"])
+        qualitative_panel(layout, "d", summary, ["raw"], "yunet", 3, 0.5, stems=["9"])

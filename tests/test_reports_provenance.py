@@ -12,7 +12,7 @@ import pytest
 from lldata.manifest import write_manifest
 from lowlight_common.provenance import git_state
 from lowlight_common.run_lock import RUN_ENV, run_info
-from reports.build import provenance_section
+from reports.provenance_section import provenance_section
 from reports.provenance import MixedResultsError, label_provenance, provenance, seeds
 
 
@@ -43,7 +43,8 @@ def test_manifest_records_what_ran_and_the_report_shows_it(tmp_path, monkeypatch
     config = {"device": "cpu", "datasets": {"d": {}}, "methods": {"dl": {"method": "diffll", "seed": 0}}, "detectors": {},
               "evaluation": {"seed": 3}, "demo": {"seed": 7}, "skipped_methods": {"zdce": "weights not found: /w/x.pth"}}
     prov = provenance(config, tmp_path)
-    html, md = provenance_section(prov, config)
+    made = provenance_section(prov, config)
+    html, md = made.html, made.markdown
     text = "\n".join(md)
     assert '"precision": "bf16"' in text and "diffll-sice/model.safetensors 9b5e" in text
     assert "abc123 dirty" in text and "evaluation.seed=3" in text and "methods.dl.seed=0" in text and "demo.seed=7" in text

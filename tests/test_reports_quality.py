@@ -31,7 +31,8 @@ def results(tmp_path):
 
 def test_tables_rows_bold_and_arrows(results):
     summaries = {"pairs": {"has_references": True}, "dicm": {"has_references": False}}
-    html, md, csvs = section(results, ["pairs", "dicm"], ["raw", "he", "diffll"], summaries)
+    made = section(results, ["pairs", "dicm"], ["raw", "he", "diffll"], summaries)
+    html, md, csvs = made.html, made.markdown, made.tables
     paired, unpaired = csvs["quality_with_references"], csvs["quality_without_references"]
     # paired sets: the full-reference metrics that ran (LPIPS skipped: named below the table)
     assert paired["metric"].tolist() == ["psnr", "ssim"] and list(paired.columns) == ["dataset", "metric", "raw", "he", "diffll"]
@@ -66,7 +67,8 @@ def test_direction_comes_from_the_registry(monkeypatch):
 
 
 def test_no_results(tmp_path):
-    html, md, csvs = section(tmp_path, ["x"], ["raw"], {"x": None})
+    made = section(tmp_path, ["x"], ["raw"], {"x": None})
+    html, md, csvs = made.html, made.markdown, made.tables
     assert "No image-quality results" in html and csvs["iqa"].empty
 
 
@@ -88,7 +90,8 @@ def test_a_metric_registered_once_appears_in_its_ranked_table(results, one_more_
         summary["mean"]["sharp"] = value
         path.write_text(json.dumps(summary))
     summaries = {"pairs": {"has_references": True}, "dicm": {"has_references": False}}
-    html, md, csvs = section(results, ["pairs", "dicm"], ["raw", "he", "diffll"], summaries)
+    made = section(results, ["pairs", "dicm"], ["raw", "he", "diffll"], summaries)
+    html, md, csvs = made.html, made.markdown, made.tables
     # no-reference: in the table of datasets without references, after the built-in ones
     assert csvs["quality_without_references"]["metric"].tolist() == ["niqe", "brisque", "piqe", "sharp"]
     assert "sharp" not in csvs["quality_with_references"]["metric"].tolist()

@@ -122,5 +122,5 @@ def test_numpy_nms_keeps_what_torchvision_keeps() -> None:
 def test_modules_import_without_torch(tmp_path: Path) -> None:
     modules = ("enhancers.base", "enhancers.classical", "enhancers.lime", "enhancers.msrcr", "enhancers.weights",
                "detectors.retinaface_onnx", "detectors.nms", "detectors.yunet", "detectors.scrfd", "detectors.centerface",
-               "reports.provenance", "reports.build")
+               "reports.provenance", "reports.sections", "reports.build")
     _run_without_torch("".join(f"import {m}\n" for m in modules), tmp_path)
