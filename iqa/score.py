@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from iqa.registry import METRICS, MissingMetricFile, create_metric
+from iqa.registry import METRICS, MissingMetricFile, check_metric_names, create_metric
 from lldata.imageio import read_rgb
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,8 @@ def score_images(
     skipped: dict[str, str] = {}
     created = {}
     has_refs = all(ref is not None for _, _, ref in images)
+    check_metric_names(metrics)  # an unknown name, or a "module:NAME" plug-in that is not a MetricSpec
     for name in metrics:
-        if name not in METRICS:
-            raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
         if METRICS[name].full_reference and not has_refs:
             skipped[name] = "full-reference metric and the dataset has no references"
             continue

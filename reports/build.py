@@ -46,7 +46,7 @@ def report_sections(config: dict, layout: Layout) -> list[Section]:
         datasets_section(summaries),
         methods_section.section(config["methods"]),
         *detection.detection_sections(layout, boxed, methods, detectors, config["evaluation"]["working_threshold"], skipped),
-        quality.section(layout.results, datasets, methods, summaries),
+        quality.section(layout.results, datasets, methods, summaries, config["iqa"]["metrics"]),
         measured,
         *([panel] if panel is not None else []),
         *([elsewhere] if elsewhere is not None else []),

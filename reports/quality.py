@@ -10,7 +10,9 @@ value of each row in bold:
 
 Whether lower or higher is better (the arrow, and which value is bold) comes from the metric's
 entry in :mod:`iqa.registry`, never from this module, and so do which table a metric belongs
-to (``full_reference``) and its printed decimals: a metric registered there appears here. ``raw``, the unenhanced input, is shown
+to (``full_reference``) and its printed decimals: a metric registered there appears here, and so
+does a ``module:NAME`` plug-in metric the summaries hold (after the registered ones, in the
+config's order; called by that key, as ``iqa score`` wrote it). ``raw``, the unenhanced input, is shown
 for reference and not ranked. Values are the means that ``iqa score`` wrote (summary.json);
 every mean of every dataset also stays in the long table (``iqa.csv``) and under "All means".
 """
@@ -18,13 +20,14 @@ every mean of every dataset also stays in the long table (``iqa.csv``) and under
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from iqa.registry import METRICS, metrics_of_kind
+from iqa.registry import METRICS, metrics_of_kind, plugin_metrics
 from lowlight_common.layout import ResultsLayout
 from reports.html import escape, table
 from reports.sections import Section
@@ -70,7 +73,9 @@ def image_notes(results: Path, datasets: list[str], methods: list[str]) -> dict[
 
 
 def label(metric: str) -> str:
-    return f"{metric.upper()} {'↓' if METRICS[metric].lower_better else '↑'}"
+    """``PSNR ↑`` for a registered metric; a plug-in keeps its key (``my_plugins:SHARP ↑``)."""
+    name = metric.upper() if metric in METRICS else metric
+    return f"{name} {'↓' if METRICS[metric].lower_better else '↑'}"
 
 
 def _decimals(metric: str) -> int:
@@ -100,7 +105,17 @@ def quality_table(key: str, title: str, summaries: dict[tuple[str, str], dict], 
     return QualityTable(key, title, pd.DataFrame(rows, columns=["dataset", "metric", *methods]), best)
 
 
-def quality_tables(results: Path, datasets: list[str], methods: list[str], has_references: dict[str, bool]) -> tuple[list[QualityTable], pd.DataFrame, dict[str, str]]:
+def table_metrics(summaries: dict[tuple[str, str], dict], full_reference: bool, configured: Sequence[str] = ()) -> tuple[str, ...]:
+    """A table's rows: the registered metrics of its kind in registration order, then the
+    ``module:NAME`` plug-ins the summaries hold (in ``configured`` order, the config's
+    ``iqa.metrics``; any other after them, sorted), so a plug-in computed is a plug-in shown."""
+    found = {name for summary in summaries.values() for name in summary["mean"]}
+    plugins = [name for name in configured if name in found] + sorted(found - set(configured))
+    return metrics_of_kind(full_reference) + plugin_metrics(plugins, full_reference)
+
+
+def quality_tables(results: Path, datasets: list[str], methods: list[str], has_references: dict[str, bool],
+                   configured: Sequence[str] = ()) -> tuple[list[QualityTable], pd.DataFrame, dict[str, str]]:
     """The two tables, the long table, and the skipped metrics worth a line (a full-reference
     metric on a dataset without references is skipped by design and not listed)."""
     summaries = read_summaries(results, datasets, methods)
@@ -108,9 +123,9 @@ def quality_tables(results: Path, datasets: list[str], methods: list[str], has_r
     unpaired = [d for d in datasets if d in has_references and not has_references[d]]
     tables = [
         quality_table("quality_with_references", "Datasets with references (full-reference metrics)",
-                      summaries, paired, methods, metrics_of_kind(full_reference=True)),
+                      summaries, paired, methods, table_metrics(summaries, True, configured)),
         quality_table("quality_without_references", "Datasets without references (no-reference metrics)",
-                      summaries, unpaired, methods, metrics_of_kind(full_reference=False)),
+                      summaries, unpaired, methods, table_metrics(summaries, False, configured)),
     ]
     long, skipped = long_table(summaries)
     skipped = {key: reason for key, reason in skipped.items()
@@ -158,10 +173,13 @@ NOTE = ("Means over the images of each dataset. &uarr; higher is better, &darr; 
         "one get the no-reference metrics.")
 
 
-def section(results: Path, datasets: list[str], methods: list[str], summaries: dict[str, dict | None]) -> Section:
-    """The report's "Image quality" section: the papers' tables, methods as columns (CSV tables ``iqa`` and one per paper table)."""
+def section(results: Path, datasets: list[str], methods: list[str], summaries: dict[str, dict | None],
+            metrics: Sequence[str] = ()) -> Section:
+    """The report's "Image quality" section: the papers' tables, methods as columns (CSV tables
+    ``iqa`` and one per paper table). ``metrics``: the config's ``iqa.metrics`` (the order of
+    plug-in rows)."""
     has_references = {d: bool(s["has_references"]) for d, s in summaries.items() if s}
-    paper, long, skipped = quality_tables(results, datasets, methods, has_references)
+    paper, long, skipped = quality_tables(results, datasets, methods, has_references, metrics)
     csvs = {"iqa": long, **{qt.key: qt.values for qt in paper}}
     if long.empty:
         return Section(TITLE, '<p class="note">No image-quality results in this run.</p>', ["No image-quality results in this run.", ""], csvs)

@@ -1,11 +1,13 @@
 """Source of the plug-ins the plug-in tests write into a temporary folder (a user's own module,
-outside the packages): a method, a detector and a boxed dataset kind, named ``module:NAME``."""
+outside the packages): a method, a detector, a boxed dataset kind and an image-quality metric,
+named ``module:NAME``."""
 
 PLUGIN_SOURCE = '''
 import numpy as np
 
 from detectors.base import Detections, Detector
 from enhancers.base import Method, resolve_host_device
+from iqa.registry import MetricSpec
 from lldata.kinds import DatasetKind
 
 
@@ -45,4 +47,14 @@ class CentreBox(Detector):
 
 FACES = DatasetKind("faces", "lldata.datasets:scan_darkface", folders=("image", "label"),
                     input_folders=("image", "label"), label_folder="label", has_boxes=True)
+
+
+def mean_level(device="cpu"):
+    """The metric, as pyiqa's: a 1 x 3 x H x W tensor in [0, 1] -> a tensor holding its score."""
+    return lambda image: image.mean(dim=(1, 2, 3))
+
+
+# pyiqa_name is unused: the builder computes it
+BRIGHTNESS = MetricSpec("brightness", "", False, False, "0..1, higher is brighter", "mean pixel value",
+                        builder="my_plugins:mean_level", decimals=4)
 '''

@@ -1,7 +1,8 @@
 """Plug-ins outside the packages reach the workflow: a config naming a ``module:Class`` method
-and detector and a ``module:NAME`` dataset kind with face boxes (a module in the working
-directory) gets enhancement, detection and evaluation jobs planned, with the plug-ins' options
-checked at ``-n`` like the built-ins'. Real Snakemake processes: slow."""
+and detector, a ``module:NAME`` dataset kind with face boxes and a ``module:NAME`` image-quality
+metric (a module in the working directory) gets enhancement, detection, evaluation and
+image-quality jobs planned, with the plug-ins' options checked at ``-n`` like the built-ins',
+and the report shows the metric's row. Real Snakemake processes: slow."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def _setup(tmp_path: Path, **method_options: object) -> Path:
         "methods": {"raw": {}, "bright": {"method": "my_plugins:Brighter", **method_options}},
         "detectors": {"centre": {"detector": "my_plugins:CentreBox", "size": 12}},
         "evaluation": {"bootstrap": 50, "seed": 0},
-        "iqa": {"metrics": ["piqe"]},
+        "iqa": {"metrics": ["piqe", "my_plugins:BRIGHTNESS"]},
         "report": {"panel_images": 1},
     }
     path = tmp_path / "config.yaml"
@@ -45,8 +46,8 @@ def test_plugins_are_planned_and_checked(tmp_path):
     plan = snakemake(tmp_path, config, "-n").stdout
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.split("Job stats:")[-1], re.MULTILINE))
     # two methods x one detector x one shard: the boxed plug-in kind gets detection and evaluation
-    assert {job: counts.get(job) for job in ("enhance", "detect", "evaluate", "compare_with_raw")} == {
-        "enhance": "2", "detect": "2", "evaluate": "2", "compare_with_raw": "1"}, plan[-1500:]
+    assert {job: counts.get(job) for job in ("enhance", "detect", "evaluate", "compare_with_raw", "iqa")} == {
+        "enhance": "2", "detect": "2", "evaluate": "2", "compare_with_raw": "1", "iqa": "2"}, plan[-1500:]
     bad = snakemake(tmp_path, _setup(tmp_path, gian=2.0), "-n", check=False)
     assert bad.returncode != 0 and "methods.bright: my_plugins:Brighter: unknown option(s) gian" in bad.stdout + bad.stderr
 
@@ -59,3 +60,8 @@ def test_tiny_real_run_with_plugins(tmp_path):
     assert (res / "bright" / "centre" / "eval" / "ap.json").is_file()
     ap = pd.read_csv(tmp_path / "results" / "report" / "ap.csv")  # the report treats the kind as boxed
     assert sorted(zip(ap.dataset, ap.method, ap.detector, strict=True)) == [("faces", "bright", "centre"), ("faces", "raw", "centre")]
+    # the plug-in metric: computed by the iqa jobs, a row of the no-reference table after PIQE
+    quality = pd.read_csv(tmp_path / "results" / "report" / "quality_without_references.csv")
+    assert quality["metric"].tolist() == ["piqe", "my_plugins:BRIGHTNESS"]
+    assert quality.loc[1, "bright"] > quality.loc[1, "raw"] > 0  # gain 2: brighter
+    assert "my_plugins:BRIGHTNESS ↑" in (tmp_path / "results" / "report" / "report.md").read_text()
