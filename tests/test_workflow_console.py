@@ -131,6 +131,15 @@ def test_run_from_another_folder_shows_failures_and_progress_on_the_console(tmp_
             path.write_text(path.read_text())
         again = _run(REPO_ROOT, config, "-n", target)
         assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:]
+        # A validation that fails on a finished study is planned again by the next run of the
+        # study (its default target, the report): a summary is never trusted for data that
+        # failed. (Snakemake's update() flag would keep the previous dataset.json, but it
+        # records the failed job's input checksums, and the next run then plans nothing with
+        # the broken label still there: measured, and not used.)
+        label.write_text("1\n10 10 abc 40\n")
+        failed_again = _run(elsewhere, config, "--cores", "2", target)
+        assert failed_again.returncode != 0 and f"FAILED validate {name}" in failed_again.stdout + failed_again.stderr
+        assert "validate_dataset" in _run(REPO_ROOT, config, "-n").stdout
     finally:
         for folder in ("logs", "benchmarks"):
             for path in (REPO_ROOT / folder).glob(f"*/{name}*"):
