@@ -2,7 +2,7 @@
 
     diffll enhance INPUT... -o OUT --checkpoint CKPT [--steps S] [--seed N] [--device auto]
                    [--precision fp32|bf16] [--tile N|auto] [--tile-mode strips|blend]
-                   [--tile-overlap P] [--batch-size N|auto]
+                   [--tile-overlap P] [--batch-size N|auto] [--no-fused]
     diffll convert-official model.pth.tar OUT_DIR
 
 Outputs are PNGs named after the input stem. Each image's start noise comes from a seed derived
@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
         "fit 80%% of the free memory on CUDA, at most 16); an image's bytes do not depend on it",
     )
     enh.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    enh.add_argument("--fused", action=argparse.BooleanOptionalAction, default=True,
+                     help="CPU bf16 only: the fused kernels of diffll.fused (default); --no-fused keeps the "
+                     "earlier bf16 operation order, other bytes")
     enh.set_defaults(func=_cmd_enhance)
 
     conv = sub.add_parser(
@@ -222,6 +225,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
             precision=args.precision,
             tile=args.tile,
             compile=args.compile,
+            fused=args.fused,
             steps=args.steps,
             tile_overlap=args.tile_overlap,
             tile_mode=args.tile_mode,

@@ -12,7 +12,10 @@ Two precisions:
   schedule and the DDIM update stay float32. (Holding the weights in bf16 measured ~8% faster
   on CPU than autocast over fp32 weights, which casts every weight at every call.) Used on
   CUDA, and on CPUs whose oneDNN build supports bf16 (falls back to fp32 with a warning
-  elsewhere).
+  elsewhere). On CPU it runs the fused kernels of :mod:`diffll.fused` (GroupNorm+SiLU in one
+  pass, blocked attention on channels_last tensors, the x2 upsampling convolutions as 2x2
+  convolutions of the small map, in-place residuals); ``fused=False`` keeps the earlier bf16
+  operation order (SDPA attention, separate sigmoid and multiply) for comparison.
 
 The only randomness is the start noise of the sampler. It is drawn on the CPU in float32, one
 generator per image, so the same seed gives the same bytes whatever the device or batch.
@@ -125,6 +128,7 @@ class Enhancer:
         compile: bool = False,
         memory_budget: int | None = None,
         record: dict[str, Any] | None = None,
+        fused: bool = True,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -156,12 +160,18 @@ class Enhancer:
         self.checkpoint: Any = None  # diffll.shipped.ResolvedCheckpoint when made by load()
 
         self.model = model.to(self.device).eval()
+        # The fused kernels (diffll.fused) serve the CPU bf16 path only: the fp32 path stays
+        # the authors' operation order bit for bit, and CUDA keeps its fused SDPA kernel.
+        self.fused = bool(fused) and self.precision == "bf16" and self.device.type == "cpu"
+        self.model.Unet.set_fused(self.fused)  # before the bf16 cast: its derived weights
+        for hfrm in self.model.hfrms:  # are summed from the float32 ones, rounded once
+            hfrm.set_fused(self.fused)
         if self.precision == "bf16":
             # The networks are held in bf16 (no autocast: no per-call weight casts, half the
             # weight memory); the wavelet transforms, the HFRM's global residual and the
             # sampler's arithmetic stay float32 (the networks cast their inputs, see
             # UNet.forward and HFRM.forward; the sampler casts eps back).
-            self.model.Unet.set_attention_backend("sdpa")
+            self.model.Unet.set_attention_backend("chunked" if self.fused else "sdpa")
             self.model.Unet.to(torch.bfloat16)
             for hfrm in self.model.hfrms:
                 hfrm.to(torch.bfloat16)
@@ -306,7 +316,8 @@ class Enhancer:
         attention kernel (no P x P score matrix): the full-frame result for less memory."""
         unet = self.model.Unet
         backend = unet.attention_backend
-        unet.set_attention_backend("sdpa")
+        if backend == "math":  # "sdpa" and "chunked" need no P x P score matrix
+            unet.set_attention_backend("sdpa")
         try:
             return self._run(x_m11, noise, hfrm_rows=rows)
         finally:
@@ -454,7 +465,7 @@ def load(
     (:mod:`diffll.shipped`); the enhancer's ``checkpoint`` says which was used. ``tile="auto"``
     (the default) splits a frame only when it would not fit the memory budget; ``None`` never
     splits. Extra keyword arguments go to :class:`Enhancer` (``steps``, ``tile_overlap``,
-    ``tile_mode``, ``memory_budget``).
+    ``tile_mode``, ``memory_budget``, ``fused``).
     """
     from diffll.checkpoint import load_checkpoint
     from diffll.shipped import resolve_checkpoint

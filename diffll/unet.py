@@ -8,7 +8,13 @@ fixed level index (2) instead of a resolution, and there is no fixed input resol
 Attention has two interchangeable backends. ``"math"`` is the authors' operation order (an
 explicit ``hw x hw`` score matrix, quadratic memory); ``"sdpa"`` calls
 ``scaled_dot_product_attention`` (same maths, fused kernels, no materialised score matrix on
-backends that have one), used by the fast inference path.
+backends that have one), used by the fast inference path; ``"chunked"`` is the same maths in
+blocks of query rows, read straight from channels_last tensors (:func:`diffll.fused.chunked_attention`),
+the fastest on CPUs without AMX.
+
+:meth:`UNet.set_fused` switches the modules to the fused inference kernels of :mod:`diffll.fused`
+(the CPU bf16 path of :class:`diffll.inference.Enhancer`); off by default, so the reference path
+is the authors' operation order.
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from diffll.config import DiffLLConfig
+from diffll.fused import chunked_attention, group_norm_swish, subpixel_weights, upsample_conv
 
 __all__ = ["ATTENTION_BACKENDS", "AttnBlock", "ResnetBlock", "UNet", "timestep_embedding"]
 
-ATTENTION_BACKENDS = ("math", "sdpa")
+ATTENTION_BACKENDS = ("math", "sdpa", "chunked")
 
 
 def timestep_embedding(timesteps: torch.Tensor, dim: int) -> torch.Tensor:
@@ -71,13 +78,30 @@ def group_norm(channels: int) -> GroupNorm:
 
 
 class Upsample(nn.Module):
-    """Nearest x2 then a 3x3 conv."""
+    """Nearest x2 then a 3x3 conv (fused: four 2x2 convs of the small map, see :meth:`set_fused`)."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.conv = nn.Conv2d(channels, channels, kernel_size=3, stride=1, padding=1)
+        self.fused = False
+
+    def set_fused(self, fused: bool) -> None:
+        """Fused: run :func:`diffll.fused.upsample_conv` with weights derived from the current
+        ones. They are non-persistent buffers (not in the state dict) so that a later
+        ``.to(dtype)`` rounds them once from these float32 sums; set them again after
+        changing the convolution's weights."""
+        self.fused = fused
+        for name in ("subpixel_weight", "subpixel_bias"):
+            if hasattr(self, name):
+                delattr(self, name)
+        if fused:
+            weight, bias = subpixel_weights(self.conv)
+            self.register_buffer("subpixel_weight", weight, persistent=False)
+            self.register_buffer("subpixel_bias", bias, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fused:
+            return upsample_conv(x, self.subpixel_weight, self.subpixel_bias)
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
@@ -105,14 +129,36 @@ class ResnetBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=1, padding=1)
         if in_channels != out_channels:
             self.nin_shortcut = nn.Conv2d(in_channels, out_channels, kernel_size=1)
+        self.fused = False
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        if self.fused:
+            return self._forward_fused(x, temb)
         h = self.conv1(swish(self.norm1(x)))
         h = h + self.temb_proj(swish(temb))[:, :, None, None]
         h = self.conv2(self.dropout(swish(self.norm2(h))))
         if self.in_channels != self.out_channels:
             x = self.nin_shortcut(x)
         return x + h
+
+    def _forward_fused(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        """The same block with GroupNorm+SiLU in one pass, the timestep embedding added as
+        conv1's bias when the batch shares one timestep (no extra pass over the map), and the
+        residual added in place (inference only)."""
+        t = self.temb_proj(swish(temb))
+        h = group_norm_swish(self.norm1, x)
+        conv1 = self.conv1
+        if t.shape[0] == 1:
+            bias = t[0] if conv1.bias is None else conv1.bias + t[0]
+            h = F.conv2d(
+                h, conv1.weight, bias, conv1.stride, conv1.padding, conv1.dilation, conv1.groups
+            )
+        else:
+            h = conv1(h).add_(t[:, :, None, None])
+        h = self.conv2(self.dropout(group_norm_swish(self.norm2, h)))
+        if self.in_channels != self.out_channels:
+            x = self.nin_shortcut(x)
+        return h.add_(x)
 
 
 class AttnBlock(nn.Module):
@@ -128,13 +174,25 @@ class AttnBlock(nn.Module):
         self.backend = "math"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h_ = self.norm(x)
+        if self.backend == "chunked":
+            # the fused path: GroupNorm through group_norm_swish's layout rule, no SiLU here
+            h_ = group_norm_swish(self.norm, x, swish=False)
+        else:
+            h_ = self.norm(x)
         q, k, v = self.q(h_), self.k(h_), self.v(h_)
         # One image at a time: a batched matrix product picks other BLAS kernels for other
         # batch sizes, and then an image's float32 result would depend on its batch. The
         # products are large (hw x hw per image), so the loop costs nothing measurable.
-        attend = self._attend_sdpa if self.backend == "sdpa" else self._attend_math
-        h_ = torch.cat([attend(q[i : i + 1], k[i : i + 1], v[i : i + 1]) for i in range(len(q))])
+        if self.backend == "chunked":
+            attend = chunked_attention
+        elif self.backend == "sdpa":
+            attend = self._attend_sdpa
+        else:
+            attend = self._attend_math
+        if self.backend == "chunked" and len(q) == 1:
+            h_ = attend(q, k, v)  # already channels_last; the other backends keep their copy
+        else:
+            h_ = torch.cat([attend(q[i : i + 1], k[i : i + 1], v[i : i + 1]) for i in range(len(q))])
         return x + self.proj_out(h_)
 
     @staticmethod
@@ -240,6 +298,7 @@ class UNet(nn.Module):
         self.up = nn.ModuleList(ups)
 
         self.norm_out = group_norm(block_in)
+        self.norm_out_fused = False
         self.conv_out = nn.Conv2d(block_in, config.out_channels, kernel_size=3, stride=1, padding=1)
 
     @property
@@ -252,12 +311,28 @@ class UNet(nn.Module):
         return next(m.backend for m in self.modules() if isinstance(m, AttnBlock))
 
     def set_attention_backend(self, backend: str) -> None:
-        """Switch every attention block between ``"math"`` (authors') and ``"sdpa"``."""
+        """Switch every attention block between ``"math"`` (authors'), ``"sdpa"`` and ``"chunked"``."""
         if backend not in ATTENTION_BACKENDS:
             raise ValueError(f"attention backend must be one of {ATTENTION_BACKENDS}")
         for module in self.modules():
             if isinstance(module, AttnBlock):
                 module.backend = backend
+
+    @property
+    def fused(self) -> bool:
+        """Whether the fused inference kernels are on (see :meth:`set_fused`)."""
+        return bool(self.norm_out_fused)
+
+    def set_fused(self, fused: bool) -> None:
+        """Switch the ResnetBlocks, the Upsamples and the output GroupNorm+SiLU to the fused
+        inference kernels of :mod:`diffll.fused` (same maths, fewer passes over memory;
+        inference only). Attention is chosen apart with :meth:`set_attention_backend`."""
+        self.norm_out_fused = fused
+        for module in self.modules():
+            if isinstance(module, ResnetBlock):
+                module.fused = fused
+            elif isinstance(module, Upsample):
+                module.set_fused(fused)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
         h_in, w_in = x.shape[-2:]
@@ -302,4 +377,6 @@ class UNet(nn.Module):
             if level != 0:
                 h = up.upsample(h)
 
+        if self.norm_out_fused:
+            return self.conv_out(group_norm_swish(self.norm_out, h))
         return self.conv_out(swish(self.norm_out(h)))

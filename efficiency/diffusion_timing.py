@@ -106,12 +106,16 @@ class TimingOnly(Method):
     # ---- shared ----------------------------------------------------------------------------
 
     def _hold(self, module: torch.nn.Module, device: torch.device) -> None:
-        """fp32: the authors' explicit attention; bf16: weights in bf16, channels_last, fused
-        attention (DiffLL's fast path, :mod:`diffll.inference`)."""
+        """fp32: the authors' explicit attention; bf16: weights in bf16, channels_last, and the
+        kernels DiffLL's Enhancer uses on that device (:mod:`diffll.inference`: on CPU the
+        fused ones of :mod:`diffll.fused` with blocked attention, on CUDA SDPA), so that the
+        baselines' UNet runs exactly as fast as DiffLL's own."""
         module.to(device).eval()
         unet = module.Unet
         if self.precision == "bf16":
-            unet.set_attention_backend("sdpa")
+            fused = device.type == "cpu"
+            unet.set_fused(fused)  # before the bf16 cast, as in Enhancer
+            unet.set_attention_backend("chunked" if fused else "sdpa")
             unet.to(torch.bfloat16).to(memory_format=torch.channels_last)
         else:
             unet.set_attention_backend("math")

@@ -30,7 +30,9 @@ class DiffLLMethod(Method):
     ``models/diffll-sice``, see :mod:`diffll.shipped`), ``steps`` (DDIM steps, default
     the checkpoint's), ``seed``, ``precision`` (fp32 | bf16), ``tile`` (None | int | "auto") and ``tile_mode``
     (strips | blend, see :meth:`diffll.inference.Enhancer.choose_tile`) and ``compile``
-    (``torch.compile`` the networks: minutes of compilation on first use, for long runs).
+    (``torch.compile`` the networks: minutes of compilation on first use, for long runs) and
+    ``fused`` (CPU bf16 only: the kernels of :mod:`diffll.fused`; False keeps the earlier bf16
+    operation order, whose bytes differ; no effect in fp32 or on CUDA).
     """
 
     name = "diffll"
@@ -56,6 +58,7 @@ class DiffLLMethod(Method):
         tile: int | str | None = "auto",
         tile_mode: str = "strips",
         compile: bool = False,
+        fused: bool = True,
     ) -> None:
         from diffll.shipped import resolve_checkpoint
 
@@ -73,7 +76,7 @@ class DiffLLMethod(Method):
         dev = resolve_device(device)
         self.model = diffll.load(
             path, device=dev, precision=precision, tile=tile, steps=steps, tile_mode=tile_mode,
-            compile=compile,
+            compile=compile, fused=fused,
         )
         self.seed = int(seed)
         params = sum(p.numel() for p in self.model.model.parameters())
@@ -86,6 +89,7 @@ class DiffLLMethod(Method):
             tile=tile,
             tile_mode=tile_mode,
             compile=compile,
+            fused=fused,
             parameters=params,
         )
         super().__init__(info, dev)
@@ -102,6 +106,7 @@ class DiffLLMethod(Method):
             "checkpoint": shown,
             "seed": int(info.options["seed"]),
             "compile": bool(info.options["compile"]),
+            "fused": bool(info.options["fused"]),
         }
         # The files it will read, found as resolve_checkpoint finds them (the shipped model from
         # the package, never from the current folder): the workflow makes them job inputs.

@@ -227,3 +227,20 @@ def test_the_demo_report_shows_the_committed_diffusion_scaling_run(tmp_path):
     assert projections["time ratio [95% interval]"].str.startswith("projected").all()
     measured = ratios[ratios["measured or projected"] == "measured"]
     assert not measured.empty and not measured["time ratio [95% interval]"].str.contains("projected").any()
+
+
+@pytest.mark.parametrize("name", ["pixel_ddim", "weatherdiff"])
+def test_the_baselines_run_diffll_s_bf16_kernels_on_cpu(name: str) -> None:
+    """A fair comparison: in bf16 on a CPU the baselines' UNet runs the kernels DiffLL's Enhancer
+    runs there (diffll.fused, blocked attention), not the earlier SDPA path."""
+    from diffll.inference import cpu_supports_bf16
+    from diffll.unet import AttnBlock
+    from efficiency.diffusion_timing import PixelDDIMTiming, WeatherDiffTiming
+
+    if not cpu_supports_bf16():
+        pytest.skip("this CPU has no fast bf16 kernels: the baselines fall back to fp32")
+    cls = {"pixel_ddim": PixelDDIMTiming, "weatherdiff": WeatherDiffTiming}[name]
+    unet = cls(device="cpu", precision="bf16").network().Unet
+    assert unet.fused
+    assert {m.backend for m in unet.modules() if isinstance(m, AttnBlock)} == {"chunked"}
+    assert not cls(device="cpu").network().Unet.fused  # fp32: the authors' order
