@@ -113,13 +113,20 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
+# zlib level of the pipeline's PNGs. PNG is lossless, so the level changes file size and time,
+# never a pixel. Level 1 wrote a 1080x720 DARK FACE frame in 0.05-0.07 CPU s against 0.17-0.31 s
+# at Pillow's default 6, for files 1-10% larger (docs/performance.md, "Writing PNG files"): at
+# 6 the write was most of the per-frame cost of the classical methods' shard jobs.
+PNG_COMPRESS_LEVEL = 1
+
+
 def write_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
     """Write an RGB uint8 array as PNG, atomically. Same array -> same bytes."""
     arr = np.asarray(image)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"{path}: expected H x W x 3 uint8, got {arr.dtype} {arr.shape}")
     buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG", optimize=False, compress_level=6)
+    Image.fromarray(arr).save(buf, format="PNG", optimize=False, compress_level=PNG_COMPRESS_LEVEL)
     with atomic_write(path, "wb") as handle:
         handle.write(buf.getvalue())
 
