@@ -12,8 +12,8 @@ import pytest
 from lldata.manifest import write_manifest
 from lowlight_common.provenance import git_state
 from lowlight_common.run_lock import RUN_ENV, run_info
-from reports.provenance_section import provenance_section
 from reports.provenance import MixedResultsError, label_provenance, provenance, seeds
+from reports.provenance_section import provenance_section
 
 
 def _shard(tmp_path, dataset, label, shard, monkeypatch, **info):

@@ -68,8 +68,8 @@ def test_direction_comes_from_the_registry(monkeypatch):
 
 def test_no_results(tmp_path):
     made = section(tmp_path, ["x"], ["raw"], {"x": None})
-    html, md, csvs = made.html, made.markdown, made.tables
-    assert "No image-quality results" in html and csvs["iqa"].empty
+    assert made.title == "Image quality" and made.markdown == ["No image-quality results in this run.", ""]
+    assert "No image-quality results" in made.html and made.tables["iqa"].empty
 
 
 @pytest.fixture
