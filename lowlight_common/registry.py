@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Registry", "UnknownNameError", "is_plugin_spec", "load_object", "load_plugin"]
+__all__ = ["Registry", "UnknownNameError", "is_plugin_spec", "load_object", "load_plugin", "plugin_file"]
 
 T = TypeVar("T")
 
@@ -54,9 +54,7 @@ def load_plugin(spec: str, kind: str = "plug-in") -> Any:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr or ":" in attr:
         raise ValueError(f"{kind} {spec!r}: expected 'module:Class' (e.g. 'my_plugins:MyClass')")
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.append(cwd)
+    cwd = _working_directory_on_path()
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -67,6 +65,32 @@ def load_plugin(spec: str, kind: str = "plug-in") -> Any:
         return getattr(module, attr)
     except AttributeError:
         raise ValueError(f"{kind} {spec!r}: module {module_name!r} ({module.__file__}) has no attribute {attr!r}") from None
+
+
+def _working_directory_on_path() -> str:
+    """Plug-ins are found in the installed packages first, then in the current folder."""
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.append(cwd)
+    return cwd
+
+
+def plugin_file(spec: str) -> str | None:
+    """The source file of a ``"module:NAME"`` plug-in's module, found as :func:`load_plugin`
+    finds it but without running it (None for a registered name, or a module without a file).
+    The workflow makes it an input of the jobs that use the plug-in, with its sha256 in their
+    params: editing the plug-in reruns them, as replacing a weights file does."""
+    if not is_plugin_spec(spec):
+        return None
+    import importlib.util
+
+    _working_directory_on_path()
+    try:
+        found = importlib.util.find_spec(spec.partition(":")[0])
+    except (ImportError, ValueError):
+        return None  # load_plugin reports it, naming the spec
+    origin = found.origin if found is not None else None
+    return origin if origin and os.path.isfile(origin) else None
 
 
 class Registry(Mapping[str, T], Generic[T]):

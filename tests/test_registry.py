@@ -63,3 +63,14 @@ def test_help_imports_no_torch(module: str) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert "HEAVY []" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_plugin_file_names_the_module_a_plugin_comes_from(tmp_path, monkeypatch):
+    """The workflow makes this file an input of the jobs that use the plug-in (an edit reruns them)."""
+    from lowlight_common.registry import plugin_file
+
+    (tmp_path / "plugfile_probe.py").write_text("X = 1\n")
+    monkeypatch.chdir(tmp_path)
+    assert plugin_file("plugfile_probe:X") == str(tmp_path / "plugfile_probe.py")
+    assert plugin_file("raw") is None  # a registered name
+    assert plugin_file("no_such_module_here:X") is None  # load_plugin names the problem

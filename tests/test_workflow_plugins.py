@@ -65,3 +65,14 @@ def test_tiny_real_run_with_plugins(tmp_path):
     assert quality["metric"].tolist() == ["piqe", "my_plugins:BRIGHTNESS"]
     assert quality.loc[1, "bright"] > quality.loc[1, "raw"] > 0  # gain 2: brighter
     assert "my_plugins:BRIGHTNESS ↑" in (tmp_path / "results" / "report" / "report.md").read_text()
+    # The plug-ins' source is an input of the jobs that use them (and only of those), so an edited
+    # my_plugins.py plans them again: validation (kind), enhancement of `bright` (method, not
+    # `raw`), both detect jobs (detector) and both iqa jobs (metric).
+    assert "Nothing to be done" in snakemake(tmp_path, config, "-n").stdout
+    with (tmp_path / "my_plugins.py").open("a") as handle:
+        handle.write("# edited\n")
+    plan = snakemake(tmp_path, config, "-n", "--quiet", "progress").stdout  # with the per-job blocks
+    blocks = re.findall(r"^\s*(?:local)?rule (\w+):(.*?)(?=^\s*(?:local)?rule |\Z)", plan, re.MULTILINE | re.DOTALL)
+    reading = sorted(rule for rule, block in blocks if re.search(r"input: [^\n]*my_plugins\.py", block))
+    assert reading == ["detect", "detect", "enhance", "iqa", "iqa", "validate_dataset"], plan[-3000:]
+    assert re.search(r"Updated input files: [^\n]*my_plugins\.py", plan)

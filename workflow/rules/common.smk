@@ -276,10 +276,20 @@ def _sha256(path):
     return _DIGESTS[key]
 
 
+def plugin_sources(*names):
+    """The source files of the `module:NAME` plug-ins among `names` (a registered name has none):
+    inputs of the jobs that use them, so that editing a plug-in reruns its jobs."""
+    from lowlight_common.registry import plugin_file
+
+    return [path for path in dict.fromkeys(plugin_file(name) for name in names) if path]
+
+
 def method_weights(label):
-    """The weights files method `label` reads (enhancers.weights.method_weight_files). They are
-    inputs of its enhance jobs (when present) and their sha256 is in the params, so replacing a
-    file at the same path, even with its old time stamp, reruns the jobs that used the old one."""
+    """The files method `label` reads besides the images: its weights files
+    (enhancers.weights.method_weight_files) and, for a `module:Class` plug-in, the plug-in's
+    source. They are inputs of its enhance jobs (when present) and their sha256 is in the
+    params, so replacing a file at the same path, even with its old time stamp, reruns the jobs
+    that used the old one."""
     try:
         from enhancers.registry import method_info
         from enhancers.weights import method_weight_files
@@ -287,11 +297,13 @@ def method_weights(label):
         return []
     options = {k: v for k, v in (METHODS[label] or {}).items() if k != "method"}
     info = method_info(method_name(label), **options)
-    return [str(p) for p in method_weight_files(info.weights_files, config.get("weights_dir"))]
+    weights = [str(p) for p in method_weight_files(info.weights_files, config.get("weights_dir"))]
+    return weights + plugin_sources(method_name(label))
 
 
 def detector_weights(label):
-    """The checkpoint files detector `label` reads (as method_weights, for detect jobs)."""
+    """The checkpoint files detector `label` reads and a plug-in's source (as method_weights,
+    for detect jobs)."""
     try:
         from detectors.checkpoints import detector_files
         from detectors.registry import check_detector_options, detector_class
@@ -300,7 +312,7 @@ def detector_weights(label):
     options = detector_entry(label)
     name = options.pop("detector", label)
     as_run = check_detector_options(name, options)
-    return [str(p) for p in detector_files(detector_class(name), as_run)]
+    return [str(p) for p in detector_files(detector_class(name), as_run)] + plugin_sources(name)
 
 
 def present(paths):

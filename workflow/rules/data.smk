@@ -45,6 +45,7 @@ rule validate_dataset:
     Its inputs are the dataset's files (see dataset_files), so changes to them rerun it."""
     input:
         files=dataset_files,
+        plugins=lambda wc: plugin_sources(DATASETS[wc.dataset]["kind"]),
     output:
         summary=LAYOUT.dataset_json("{dataset}"),
     params:

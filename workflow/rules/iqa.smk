@@ -20,6 +20,7 @@ rule iqa:
         manifests=all_enhance_manifests,
         niqe=niqe_file,
         summary=LAYOUT.dataset_json("{dataset}"),
+        plugins=plugin_sources(*IQA["metrics"]),
     output:
         table=LAYOUT.iqa_table("{dataset}", "{method}"),
         summary=LAYOUT.iqa_summary("{dataset}", "{method}"),
