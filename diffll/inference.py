@@ -251,7 +251,7 @@ class Enhancer:
             else _free_memory_budget(self.device)
         )
         nbytes = 2 if self.precision == "bf16" else 4
-        attention = "sdpa" if self.precision == "bf16" else "math"
+        attention = self.model.Unet.attention_backend
         batch = 1
         while batch < MAX_AUTO_BATCH and (
             estimate_peak_bytes(self.config, h, w, batch + 1, attention, nbytes) <= budget
@@ -348,7 +348,7 @@ class Enhancer:
         budget = (
             self.memory_budget if self.memory_budget is not None else _memory_budget(self.device)
         )
-        attention = "sdpa" if self.precision == "bf16" else "math"
+        attention = self.model.Unet.attention_backend
         nbytes = 2 if self.precision == "bf16" else 4
 
         def fits(h: int, w: int) -> bool:

@@ -69,10 +69,18 @@ def estimate_peak_bytes(
     """Rough peak memory of one forward over a padded ``height x width`` frame.
 
     ``attention="math"`` counts the explicit score matrix and its softmax (both float32, both
-    alive at once); ``"sdpa"`` assumes a fused kernel that never stores them.
+    alive at once); ``"sdpa"`` assumes a fused kernel that never stores them; ``"chunked"``
+    (:func:`diffll.fused.chunked_attention`) one block of query rows' scores and their softmax.
     """
     positions = attention_positions(config, height, width)
-    scores = 2 * 4 * positions * positions if attention == "math" else 0
+    if attention == "math":
+        scores = 2 * 4 * positions * positions
+    elif attention == "chunked":
+        from diffll.fused import ATTENTION_CHUNK
+
+        scores = 2 * activation_bytes * min(ATTENTION_CHUNK, positions) * positions
+    else:
+        scores = 0
     activations = _ACTIVATION_VALUES_PER_PIXEL * activation_bytes * height * width
     return batch * (scores + activations)
 

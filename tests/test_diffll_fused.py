@@ -175,3 +175,20 @@ def test_fused_bf16_path_matches_fp32_and_the_unfused_bf16_path() -> None:
     assert psnr(out, expected) > 45.0
     assert psnr(out, unfused.enhance(x, seeds=[4])) > 45.0
     assert torch.equal(out, fused.enhance(x, seeds=[4]))
+
+
+def test_the_memory_estimate_counts_one_block_of_chunked_scores() -> None:
+    """diffll.tiling: blocked attention stores one block of query rows' scores and softmax,
+    between the fused kernel (none) and the explicit matrix (all of them, float32)."""
+    from diffll.config import DiffLLConfig
+    from diffll.fused import ATTENTION_CHUNK
+    from diffll.tiling import attention_positions, estimate_peak_bytes
+
+    config = DiffLLConfig()
+    height, width = 4000, 6000
+    positions = attention_positions(config, height, width)
+    sdpa = estimate_peak_bytes(config, height, width, 1, "sdpa", 2)
+    chunked = estimate_peak_bytes(config, height, width, 1, "chunked", 2)
+    math = estimate_peak_bytes(config, height, width, 1, "math", 2)
+    assert chunked - sdpa == 2 * 2 * ATTENTION_CHUNK * positions
+    assert sdpa < chunked < math
