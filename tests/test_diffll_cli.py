@@ -126,3 +126,24 @@ def test_train_hook_uses_train_cli_module_when_present(monkeypatch: pytest.Monke
     fake.add_parser = add_parser  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "diffll.train_cli", fake)
     assert build_parser().parse_args(["train"]).command == "train"
+
+
+def test_no_fused_reaches_the_enhancer(checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--no-fused`` (CPU bf16: the earlier operation order) is passed on to ``diffll.load``;
+    fused kernels are the default."""
+    import diffll.inference
+
+    seen: list[bool] = []
+    real_load = diffll.inference.load
+
+    def recording_load(*args, **kwargs):
+        seen.append(kwargs["fused"])
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(diffll.inference, "load", recording_load)  # diffll.cli imports it when it runs
+    img = tmp_path / "x.png"
+    write_png(img, np.full((16, 16, 3), 30, dtype=np.uint8))
+    for flag in ([], ["--no-fused"]):
+        code = main(["enhance", str(img), "-o", str(tmp_path / "o"), "--checkpoint", str(checkpoint), "--steps", "1", *flag])
+        assert code == 0
+    assert seen == [True, False]

@@ -192,3 +192,18 @@ def test_the_memory_estimate_counts_one_block_of_chunked_scores() -> None:
     math = estimate_peak_bytes(config, height, width, 1, "math", 2)
     assert chunked - sdpa == 2 * 2 * ATTENTION_CHUNK * positions
     assert sdpa < chunked < math
+
+
+def test_the_diffll_method_records_and_applies_its_fused_option() -> None:
+    """The method option reaches the Enhancer and the options record (so results say which
+    bf16 path made them); fp32 never runs the fused kernels whatever the option."""
+    from diffll.inference import cpu_supports_bf16
+    from enhancers.registry import create_method
+
+    if not cpu_supports_bf16():
+        pytest.skip("this CPU has no fast bf16 kernels: bf16 falls back to fp32")
+    unfused = create_method("diffll", device="cpu", precision="bf16", steps=1, fused=False)
+    assert unfused.info.options["fused"] is False and not unfused.model.fused
+    fused = create_method("diffll", device="cpu", precision="bf16", steps=1)
+    assert fused.info.options["fused"] is True and fused.model.fused
+    assert not create_method("diffll", device="cpu", steps=1, fused=True).model.fused  # fp32
